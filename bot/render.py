@@ -1,0 +1,52 @@
+"""Answers as terminal text: the answer with its [n] markers, then the numbered sources."""
+
+from __future__ import annotations
+
+import textwrap
+
+from retrieval.answers import Answer, Citation
+from retrieval.store import Passage, StoredArticle
+
+__all__ = ["render_answer", "render_articles", "render_passages", "source_line"]
+
+
+def source_line(citation: Citation | Passage) -> str:
+    """'Title — Source, 2023-05-29' with whatever of those is known."""
+    details = ", ".join(x for x in (citation.source, citation.published_at) if x)
+    return f"{citation.title} — {details}" if details else citation.title
+
+
+def render_answer(answer: Answer, width: int = 88) -> str:
+    lines = textwrap.wrap(answer.answer, width) or [answer.answer]
+    if answer.notice:
+        lines.insert(0, f"({answer.notice})")
+    if answer.citations:
+        lines += ["", "Sources:"]
+        for citation in answer.citations:
+            lines.append(f"[{citation.n}] {source_line(citation)}")
+            quote = textwrap.wrap(f"“{citation.quote}”", width - 4)
+            lines += [f"    {line}" for line in quote]
+            if citation.url:
+                lines.append(f"    {citation.url}")
+    return "\n".join(lines)
+
+
+def render_passages(passages: list[Passage], width: int = 88) -> str:
+    if not passages:
+        return "No passages were retrieved."
+    lines = []
+    for index, passage in enumerate(passages, start=1):
+        lines.append(f"({index}) {source_line(passage)}  [score {passage.score:.3f}]")
+        lines += [f"    {line}" for line in textwrap.wrap(passage.text, width - 4)]
+        lines.append(f"    id {passage.chunk_id}")
+    return "\n".join(lines)
+
+
+def render_articles(articles: list[StoredArticle]) -> str:
+    if not articles:
+        return "No articles yet. Add some with: newsbot ingest PATH_OR_URL"
+    rows = [
+        f"{a.id}  {a.published_at or '----------'}  {a.chunks:>3} chunks  {a.title}"
+        for a in articles
+    ]
+    return "\n".join([*rows, f"{len(articles)} article(s)"])

@@ -1,0 +1,57 @@
+"""What an answer is: text with [n] markers, the citations behind them, the passages seen."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from retrieval.store import Passage
+
+__all__ = ["ABSTAIN_TEXT", "Answer", "Citation"]
+
+ABSTAIN_TEXT = "The articles I have don't answer that."
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    article_id: str
+    title: str
+    source: str | None
+    url: str | None
+    published_at: str | None
+    quote: str
+    chunk_id: str
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation]
+    passages: list[Passage]
+    answerer: str
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    standalone_question: str | None = None
+    notice: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The `ask --json` contract of DESIGN.md."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "citations": [asdict(c) for c in self.citations],
+            "passages": [
+                {
+                    "chunk_id": p.chunk_id,
+                    "article_id": p.article_id,
+                    "text": p.text,
+                    "score": round(p.score, 6),
+                }
+                for p in self.passages
+            ],
+            "answerer": self.answerer,
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }

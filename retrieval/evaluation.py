@@ -1,0 +1,248 @@
+"""`newsbot eval`: ask a question set over a corpus and measure retrieval, answers, abstention.
+
+A gold answer is "contained" in a text when its lower-cased alphanumeric tokens appear there as
+a contiguous run ("58%" matches "58 %"; "2" does not match "2024"). Retrieval figures and
+answer accuracy are over the answerable questions; abstention figures over both kinds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from retrieval.articles import ArticleError
+
+__all__ = [
+    "EvalQuestion",
+    "contains_answer",
+    "load_questions",
+    "summarise",
+]
+
+CACHE_FORMAT = "1"
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    id: str
+    question: str
+    answers: list[str]
+    answerable: bool
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one system did with one question."""
+
+    question: EvalQuestion
+    passages: list[str]  # ranked passage texts, best first (up to 10)
+    answer: str
+    abstained: bool
+    latency_ms: float
+
+
+def answer_tokens(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def contains_answer(text: str, gold: str) -> bool:
+    needle = answer_tokens(gold)
+    if not needle:
+        return False
+    hay = answer_tokens(text)
+    width = len(needle)
+    return any(hay[i : i + width] == needle for i in range(len(hay) - width + 1))
+
+
+def _contains_any(text: str, answers: Sequence[str]) -> bool:
+    return any(contains_answer(text, gold) for gold in answers)
+
+
+def load_questions(path: Path) -> list[EvalQuestion]:
+    if not path.is_file():
+        raise ArticleError(f"{path}: no such questions file")
+    questions = []
+    for number, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            answers = record.get("answers") or []
+            questions.append(
+                EvalQuestion(
+                    id=str(record.get("id", number)),
+                    question=str(record["question"]),
+                    answers=[str(a) for a in answers],
+                    answerable=bool(record.get("answerable", bool(answers))),
+                )
+            )
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+            raise ArticleError(
+                f"{path}:{number}: expected a JSON object with 'question' and 'answers'"
+            ) from None
+    if not questions:
+        raise ArticleError(f"{path}: no questions")
+    return questions
+
+
+def load_corpus(path: Path) -> list[Any]:
+    from retrieval.articles import load_path
+
+    if not path.is_file():
+        raise ArticleError(f"{path}: no such corpus file")
+    return list(load_path(path))
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summarise(outcomes: list[Outcome]) -> dict[str, Any]:
+    """The metrics of DESIGN.md over a list of outcomes."""
+    answerable = [o for o in outcomes if o.question.answerable]
+    unanswerable = [o for o in outcomes if not o.question.answerable]
+
+    def rank(o: Outcome) -> int | None:
+        for index, text in enumerate(o.passages[:10], start=1):
+            if _contains_any(text, o.question.answers):
+                return index
+        return None
+
+    ranks = [rank(o) for o in answerable]
+
+    def rate(part: int, whole: int) -> float | None:
+        return round(part / whole, 4) if whole else None
+
+    def hit(k: int) -> float | None:
+        return rate(sum(1 for r in ranks if r is not None and r <= k), len(answerable))
+
+    abstained = [o for o in outcomes if o.abstained]
+    correct = sum(
+        1 for o in answerable if not o.abstained and _contains_any(o.answer, o.question.answers)
+    )
+    latencies = [o.latency_ms for o in outcomes]
+    mrr = statistics.fmean(1 / r if r else 0.0 for r in ranks) if ranks else None
+    return {
+        "questions": len(outcomes),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "retrieval_hit@1": hit(1),
+        "retrieval_hit@4": hit(4),
+        "retrieval_hit@10": hit(10),
+        "mrr@10": round(mrr, 4) if mrr is not None else None,
+        "answer_accuracy": rate(correct, len(answerable)),
+        "abstain_precision": rate(
+            sum(1 for o in abstained if not o.question.answerable), len(abstained)
+        ),
+        "false_abstain_rate": rate(sum(1 for o in answerable if o.abstained), len(answerable)),
+        "unanswerable_abstain_rate": rate(
+            sum(1 for o in unanswerable if o.abstained), len(unanswerable)
+        ),
+        "latency_p50_ms": round(_percentile(latencies, 0.5), 2),
+        "latency_p95_ms": round(_percentile(latencies, 0.95), 2),
+    }
+
+
+def corpus_cache_dir(root: Path, corpus: Path, settings_key: dict[str, Any]) -> Path:
+    """A store directory keyed by the corpus bytes and every setting that shapes the index."""
+    digest = hashlib.sha256(corpus.read_bytes())
+    digest.update(json.dumps({**settings_key, "format": CACHE_FORMAT}, sort_keys=True).encode())
+    return root / digest.hexdigest()[:20]
+
+
+def cached_build(directory: Path, build: Callable[[Path], object]) -> bool:
+    """Run `build(directory)` unless a finished build is there; True if the cache was used."""
+    marker = directory / "complete"
+    if marker.exists():
+        return True
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    build(directory)
+    marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
+    return False
+
+
+def run_eval(
+    settings: Any,
+    questions_path: Path,
+    corpus_path: Path,
+    *,
+    with_baseline: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Metrics for newsbot (and the tutorial baseline) over one question set and corpus."""
+    from retrieval.baseline import TutorialBaseline
+    from retrieval.embeddings import SentenceEmbeddings
+    from retrieval.service import build_service
+
+    questions = load_questions(questions_path)
+    embeddings = SentenceEmbeddings(settings.embedding_model, settings.embedding_batch_size)
+    cache_root = settings.data_dir / "eval-cache"
+    key = {
+        "model": settings.embedding_model,
+        "chunk_size": settings.chunk_size,
+        "chunk_overlap": settings.chunk_overlap,
+    }
+    store_dir = corpus_cache_dir(cache_root, corpus_path, key)
+    store_settings = settings.model_copy(update={"data_dir": store_dir, "chroma_url": None})
+
+    def build_store(_: Path) -> None:
+        service = build_service(store_settings, embeddings=embeddings)
+        try:
+            service.add_many(load_corpus(corpus_path))
+        finally:
+            service.close()
+
+    started = time.perf_counter()
+    cached = cached_build(store_dir, build_store)
+    report: dict[str, Any] = {}
+    service = build_service(store_settings, embeddings=embeddings)
+    try:
+        outcomes = []
+        for index, q in enumerate(questions):
+            ranked = [p.text for p in service.retrieve(q.question, k=10)]
+            answer = service.ask(q.question)
+            outcomes.append(
+                Outcome(q, ranked, answer.answer, answer.abstained, answer.timings_ms["total"])
+            )
+            if progress:
+                progress("newsbot", index + 1, len(questions))
+    finally:
+        service.close()
+    report.update(summarise(outcomes))
+    report["index_cached"] = cached
+    report["seconds"] = round(time.perf_counter() - started, 1)
+
+    if with_baseline:
+        started = time.perf_counter()
+        baseline_dir = corpus_cache_dir(cache_root, corpus_path, {"baseline": "1000/200"})
+        cached = cached_build(
+            baseline_dir, lambda d: TutorialBaseline(embeddings, d).build(load_corpus(corpus_path))
+        )
+        baseline = TutorialBaseline(embeddings, baseline_dir)
+        outcomes = []
+        for index, q in enumerate(questions):
+            t0 = time.perf_counter()
+            ranked = baseline.search(q.question, 10)
+            latency = (time.perf_counter() - t0) * 1000
+            outcomes.append(Outcome(q, ranked, ranked[0] if ranked else "", False, latency))
+            if progress:
+                progress("baseline", index + 1, len(questions))
+        report["baseline"] = {
+            **summarise(outcomes),
+            "index_cached": cached,
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+    return report

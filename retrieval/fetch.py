@@ -1,0 +1,93 @@
+"""Fetching an article from an http(s) URL, refusing addresses a stranger should not reach."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable, Iterable
+from urllib.parse import urljoin, urlsplit
+
+from retrieval.articles import Article, ArticleError, parse_html, parse_text
+
+__all__ = ["FetchError", "fetch_article", "is_public_address"]
+
+MAX_REDIRECTS = 5
+MAX_BYTES = 5 * 1024 * 1024
+TEXT_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "text/markdown")
+
+
+class FetchError(ArticleError):
+    """A URL that could not be fetched; the message names the URL and the reason."""
+
+
+def is_public_address(address: str) -> bool:
+    """True only for globally routable unicast addresses (IPv4-mapped IPv6 judged as IPv4)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
+
+
+def _resolve(host: str, port: int) -> list[str]:
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as exc:
+        raise FetchError(f"cannot resolve host {host!r} ({exc.strerror})") from None
+    return sorted({str(info[4][0]) for info in infos})
+
+
+def check_url(
+    url: str, *, allow_private: bool, resolve: Callable[[str, int], list[str]] = _resolve
+) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FetchError(f"{url}: only http and https URLs can be fetched")
+    if allow_private:
+        return
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    addresses: Iterable[str] = resolve(parts.hostname, port)
+    blocked = [a for a in addresses if not is_public_address(a)]
+    if blocked:
+        raise FetchError(f"{url}: refusing to fetch from a private or local address ({blocked[0]})")
+
+
+def fetch_article(url: str, *, timeout_s: float = 15.0, allow_private: bool = False) -> Article:
+    """Download one page (redirects checked hop by hop) and extract its article."""
+    import httpx
+
+    timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0))
+    current = url
+    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+        for _ in range(MAX_REDIRECTS + 1):
+            check_url(current, allow_private=allow_private)
+            try:
+                with client.stream(
+                    "GET", current, headers={"User-Agent": "newsbot/0.1 (+article fetcher)"}
+                ) as response:
+                    if response.is_redirect:
+                        location = response.headers.get("location")
+                        if not location:
+                            raise FetchError(f"{url}: redirect without a location")
+                        current = urljoin(current, location)
+                        continue
+                    if response.status_code >= 400:
+                        raise FetchError(f"{url}: the server answered HTTP {response.status_code}")
+                    content_type = response.headers.get("content-type", "").split(";")[0].strip()
+                    if content_type and content_type.lower() not in TEXT_TYPES:
+                        raise FetchError(f"{url}: not a web page or text ({content_type})")
+                    body = bytearray()
+                    for piece in response.iter_bytes():
+                        body.extend(piece)
+                        if len(body) > MAX_BYTES:
+                            raise FetchError(f"{url}: the page is larger than {MAX_BYTES} bytes")
+                    text = bytes(body).decode(response.encoding or "utf-8", errors="replace")
+            except httpx.TimeoutException:
+                raise FetchError(f"{url}: timed out after {timeout_s:g} s") from None
+            except httpx.HTTPError as exc:
+                reason = str(exc) or type(exc).__name__
+                raise FetchError(f"{url}: could not connect ({reason})") from None
+            if content_type in ("text/plain", "text/markdown"):
+                markdown = content_type == "text/markdown"
+                return parse_text(text, where=url, markdown=markdown, url=url)
+            return parse_html(text, url=url, where=url)
+    raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects")

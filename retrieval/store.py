@@ -1,0 +1,268 @@
+"""The Chroma store: one pair of collections per knowledge base (chunks, and article records).
+
+An article's chunks are written first and its record last, and the record is removed first:
+so a crash leaves at most orphan chunks, which are never returned and are swept on the next
+write. An article is therefore either fully present or absent.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from retrieval.articles import Article
+from retrieval.chunking import Chunk
+
+__all__ = ["ArticleStore", "Passage", "StoreError", "StoredArticle", "open_store"]
+
+MAX_BATCH = 5000  # Chroma's limit is 5461 records per call
+_KB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,40}$")
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or used; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Passage:
+    chunk_id: str
+    article_id: str
+    text: str
+    score: float
+    start: int
+    end: int
+    title: str
+    source: str | None = None
+    url: str | None = None
+    published_at: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    id: str
+    title: str
+    source: str | None
+    url: str | None
+    published_at: str | None
+    chunks: int
+    chars: int
+
+
+def _clean(meta: dict[str, Any]) -> dict[str, Any]:
+    """Chroma metadata cannot hold None."""
+    return {key: value for key, value in meta.items() if value is not None}
+
+
+def _optional(meta: dict[str, Any], key: str) -> str | None:
+    value = meta.get(key)
+    return str(value) if value not in (None, "") else None
+
+
+class ArticleStore:
+    def __init__(self, client: Any, *, lock: Any = None) -> None:
+        self._client = client
+        self._lock = lock  # held for the life of the store (embedded mode)
+        self._collections: dict[str, Any] = {}
+
+    # -- collections -------------------------------------------------------------------
+    def _collection(self, kb: str, kind: str) -> Any:
+        if not _KB_NAME.match(kb):
+            raise StoreError(
+                f"invalid knowledge base name {kb!r} (letters, digits, - and _; up to 41)"
+            )
+        name = f"nb-{kb}-{kind}"
+        if name not in self._collections:
+            space = "cosine" if kind == "chunks" else "l2"
+            self._collections[name] = self._client.get_or_create_collection(
+                name, configuration={"hnsw": {"space": space}}, embedding_function=None
+            )
+        return self._collections[name]
+
+    def knowledge_bases(self) -> list[str]:
+        names = [getattr(c, "name", c) for c in self._client.list_collections()]
+        return sorted(n[3:-9] for n in names if n.startswith("nb-") and n.endswith("-articles"))
+
+    # -- articles ----------------------------------------------------------------------
+    def has_article(self, kb: str, article_id: str) -> bool:
+        return bool(self._collection(kb, "articles").get(ids=[article_id], include=[])["ids"])
+
+    def add_article(self, kb: str, article: Article, chunks: Sequence[Chunk], vectors: Any) -> None:
+        chunks_col = self._collection(kb, "chunks")
+        self._sweep_chunks(kb, article.id)
+        common = {
+            "article_id": article.id,
+            "title": article.title,
+            "source": article.source,
+            "url": article.url,
+            "published_at": article.published_at,
+        }
+        for offset in range(0, len(chunks), MAX_BATCH):
+            batch = chunks[offset : offset + MAX_BATCH]
+            chunks_col.add(
+                ids=[c.id for c in batch],
+                embeddings=vectors[offset : offset + MAX_BATCH],
+                documents=[c.text for c in batch],
+                metadatas=[
+                    _clean({**common, "chunk_index": c.index, "start": c.start, "end": c.end})
+                    for c in batch
+                ],
+            )
+        self._collection(kb, "articles").add(
+            ids=[article.id],
+            embeddings=[[1.0]],
+            documents=[article.text],
+            metadatas=[_clean({**common, "chunks": len(chunks)})],
+        )
+
+    def _sweep_chunks(self, kb: str, article_id: str) -> None:
+        """Delete chunks left by an interrupted write of this article."""
+        self._collection(kb, "chunks").delete(where={"article_id": article_id})
+
+    def remove_article(self, kb: str, article_id: str) -> bool:
+        if not self.has_article(kb, article_id):
+            return False
+        self._collection(kb, "articles").delete(ids=[article_id])
+        self._sweep_chunks(kb, article_id)
+        return True
+
+    def get_article(self, kb: str, article_id: str) -> Article | None:
+        got = self._collection(kb, "articles").get(
+            ids=[article_id], include=["documents", "metadatas"]
+        )
+        if not got["ids"]:
+            return None
+        meta = got["metadatas"][0]
+        return Article(
+            id=article_id,
+            title=str(meta.get("title", "")),
+            text=got["documents"][0],
+            url=_optional(meta, "url"),
+            source=_optional(meta, "source"),
+            published_at=_optional(meta, "published_at"),
+        )
+
+    def list_articles(self, kb: str) -> list[StoredArticle]:
+        got = self._collection(kb, "articles").get(include=["documents", "metadatas"])
+        articles = [
+            StoredArticle(
+                id=article_id,
+                title=str(meta.get("title", "")),
+                source=_optional(meta, "source"),
+                url=_optional(meta, "url"),
+                published_at=_optional(meta, "published_at"),
+                chunks=int(meta.get("chunks", 0)),
+                chars=len(document or ""),
+            )
+            for article_id, meta, document in zip(
+                got["ids"], got["metadatas"], got["documents"], strict=True
+            )
+        ]
+        return sorted(articles, key=lambda a: (a.published_at or "", a.title), reverse=True)
+
+    def count_chunks(self, kb: str) -> int:
+        return int(self._collection(kb, "chunks").count())
+
+    # -- search ------------------------------------------------------------------------
+    def search(self, kb: str, vector: Sequence[float], k: int) -> list[Passage]:
+        """The k chunks nearest to `vector`, of articles that are fully stored."""
+        chunks_col = self._collection(kb, "chunks")
+        if chunks_col.count() == 0:
+            return []
+        result = chunks_col.query(
+            query_embeddings=[list(vector)],
+            n_results=k,
+            include=["documents", "metadatas", "distances"],
+        )
+        passages = [
+            Passage(
+                chunk_id=chunk_id,
+                article_id=str(meta["article_id"]),
+                text=document,
+                score=1.0 - float(distance),
+                start=int(meta["start"]),
+                end=int(meta["end"]),
+                title=str(meta.get("title", "")),
+                source=_optional(meta, "source"),
+                url=_optional(meta, "url"),
+                published_at=_optional(meta, "published_at"),
+            )
+            for chunk_id, document, meta, distance in zip(
+                result["ids"][0],
+                result["documents"][0],
+                result["metadatas"][0],
+                result["distances"][0],
+                strict=True,
+            )
+        ]
+        present = self._present(kb, {p.article_id for p in passages})
+        return [p for p in passages if p.article_id in present]
+
+    def _present(self, kb: str, article_ids: set[str]) -> set[str]:
+        if not article_ids:
+            return set()
+        got = self._collection(kb, "articles").get(ids=sorted(article_ids), include=[])
+        return set(got["ids"])
+
+    def close(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+
+def _lock_directory(path: Path) -> Any:
+    """An exclusive lock on the embedded store: Chroma's embedded mode is not safe for two
+    processes on one directory, so the second one is refused with a way forward."""
+    path.mkdir(parents=True, exist_ok=True)
+    handle = open(path / ".newsbot.lock", "a+")  # noqa: SIM115 - held for the store's life
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise StoreError(
+            f"the store at {path} is in use by {holder}; embedded Chroma is not safe for two "
+            "processes. Stop it, or run a Chroma server (chroma run) and set NEWSBOT_CHROMA_URL "
+            "for both."
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"newsbot process {os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+def open_store(*, chroma_path: Path, chroma_url: str | None = None) -> ArticleStore:
+    """The embedded store at `chroma_path`, or the Chroma server at `chroma_url`."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if chroma_url:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(chroma_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise StoreError(f"NEWSBOT_CHROMA_URL must be an http(s) URL, not {chroma_url!r}")
+        try:
+            client = chromadb.HttpClient(
+                host=parts.hostname,
+                port=parts.port or (443 if parts.scheme == "https" else 80),
+                ssl=parts.scheme == "https",
+                settings=chroma_settings,
+            )
+        except Exception as exc:
+            raise StoreError(f"cannot reach the Chroma server at {chroma_url} ({exc})") from None
+        return ArticleStore(client)
+    lock = _lock_directory(chroma_path)
+    try:
+        client = chromadb.PersistentClient(path=str(chroma_path), settings=chroma_settings)
+    except Exception:
+        lock.close()
+        raise
+    return ArticleStore(client, lock=lock)
