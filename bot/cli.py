@@ -22,11 +22,12 @@ KB_OPTION = click.option(
 
 @dataclass
 class Context:
-    """Holds settings and the service, built on first use and closed on exit."""
+    """Holds settings and the service: built on first use and closed on exit, or passed in
+    (tests, embedding) and then left open for the caller."""
 
     _settings: Settings | None = None
     _service: NewsService | None = None
-    closers: list[Any] = field(default_factory=list)
+    _built_here: bool = field(default=False, init=False)
 
     @property
     def settings(self) -> Settings:
@@ -42,10 +43,11 @@ class Context:
             from retrieval.service import build_service
 
             self._service = build_service(self.settings)
+            self._built_here = True
         return self._service
 
     def close(self) -> None:
-        if self._service is not None:
+        if self._service is not None and self._built_here:
             self._service.close()
 
 

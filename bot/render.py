@@ -7,13 +7,21 @@ import textwrap
 from retrieval.answers import Answer, Citation
 from retrieval.store import Passage, StoredArticle
 
-__all__ = ["render_answer", "render_articles", "render_passages", "source_line"]
+__all__ = ["render_answer", "render_articles", "render_passages", "short_quote", "source_line"]
 
 
 def source_line(citation: Citation | Passage) -> str:
     """'Title — Source, 2023-05-29' with whatever of those is known."""
     details = ", ".join(x for x in (citation.source, citation.published_at) if x)
     return f"{citation.title} — {details}" if details else citation.title
+
+
+def short_quote(quote: str, limit: int = 140) -> str:
+    """The quote, cut at a word boundary with an ellipsis when it is long: the answer above
+    already carries the whole sentence."""
+    if len(quote) <= limit:
+        return quote
+    return quote[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " …"
 
 
 def render_answer(answer: Answer, width: int = 88) -> str:
@@ -24,7 +32,7 @@ def render_answer(answer: Answer, width: int = 88) -> str:
         lines += ["", "Sources:"]
         for citation in answer.citations:
             lines.append(f"[{citation.n}] {source_line(citation)}")
-            quote = textwrap.wrap(f"“{citation.quote}”", width - 4)
+            quote = textwrap.wrap(f"“{short_quote(citation.quote)}”", width - 4)
             lines += [f"    {line}" for line in quote]
             if citation.url:
                 lines.append(f"    {citation.url}")

@@ -66,6 +66,18 @@ def _clean_date(value: Any, where: str) -> str | None:
         raise ArticleError(f"{where}: published_at {value!r} is not an ISO date") from None
 
 
+_INLINE_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(\s[^<>]*)?/?>")
+
+
+def strip_inline_html(text: str) -> str:
+    """Remove tags that leaked into text fields (links in scraped JSON), keeping their words."""
+    if not _INLINE_TAG.search(text):
+        return text
+    import html
+
+    return html.unescape(_INLINE_TAG.sub("", text))
+
+
 def make_article(
     *,
     text: str,
@@ -79,8 +91,10 @@ def make_article(
     """Validate and normalise the fields of one article."""
     if not isinstance(text, str) or not text.strip():
         raise ArticleError(f"{where}: the article has no text")
-    text = text.strip()
-    title = (title or "").strip() or _title_from_text(text)
+    text = strip_inline_html(text).strip()
+    if not text:
+        raise ArticleError(f"{where}: the article has no text")
+    title = strip_inline_html(title or "").strip() or _title_from_text(text)
     return Article(
         id=str(id).strip() if id else article_id(text, url),
         title=title,

@@ -12,7 +12,7 @@ __all__ = ["Chunk", "embedding_text", "split_article", "split_sentences"]
 # Words whose trailing period does not end a sentence.
 _ABBREVIATIONS = frozenset(
     """mr mrs ms dr prof gen brig col lt maj capt sgt adm gov sen rep rev st jr sr co corp inc
-    ltd no vs etc fig jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k e.g i.e a.m
+    ltd vs etc fig jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k e.g i.e a.m
     p.m approx dept est""".split()
 )
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+|$)|\n\s*")
@@ -51,6 +51,8 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
                 continue  # "e.g. the", "U.S. officials said" — not a boundary
             if match.group().startswith(".") and _ends_with_abbreviation(text, match.start()):
                 continue
+            if following[:1].isdigit() and text[: match.start()].lower().endswith("no"):
+                continue  # "No. 10 Downing Street"
         _add_trimmed(text, cursor, stop, spans)
         cursor = stop
     _add_trimmed(text, cursor, end, spans)

@@ -1,0 +1,207 @@
+"""The command line, through click's runner, against a real store and model."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from loopback_http import closed_port, serve
+from test_articles import HTML_PAGE
+
+from bot.cli import Context, main
+from retrieval.articles import Article
+from retrieval.service import NewsService
+
+CITATION_KEYS = {
+    "n": int,
+    "article_id": str,
+    "title": str,
+    "source": (str, type(None)),
+    "url": (str, type(None)),
+    "published_at": (str, type(None)),
+    "quote": str,
+    "chunk_id": str,
+}
+PASSAGE_KEYS = {"chunk_id": str, "article_id": str, "text": str, "score": float}
+
+
+def assert_ask_json_contract(data: dict[str, Any], articles: dict[str, str]) -> None:
+    """`ask --json` exactly as DESIGN.md has it."""
+    assert set(data) == {
+        "question",
+        "answer",
+        "abstained",
+        "citations",
+        "passages",
+        "answerer",
+        "timings_ms",
+    }
+    assert isinstance(data["question"], str) and isinstance(data["answer"], str)
+    assert isinstance(data["abstained"], bool) and isinstance(data["answerer"], str)
+    for citation in data["citations"]:
+        assert set(citation) == set(CITATION_KEYS)
+        for key, kind in CITATION_KEYS.items():
+            assert isinstance(citation[key], kind), key
+        assert citation["quote"] in articles[citation["article_id"]]
+    for passage in data["passages"]:
+        assert set(passage) == set(PASSAGE_KEYS)
+        for key, kind in PASSAGE_KEYS.items():
+            assert isinstance(passage[key], kind), key
+    assert set(data["timings_ms"]) == {"retrieve", "answer", "total"}
+    assert all(isinstance(v, float) for v in data["timings_ms"].values())
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", data["answer"])}
+    assert markers == {c["n"] for c in data["citations"]}
+
+
+def run(service: NewsService, *args: str, input: str | None = None) -> Any:
+    return CliRunner().invoke(main, list(args), obj=Context(_service=service), input=input)
+
+
+def test_ask_json_follows_the_contract(seeded: NewsService, seed_article: Article) -> None:
+    result = run(seeded, "ask", "Why did China refuse the meeting?", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert_ask_json_contract(data, {seed_article.id: seed_article.text})
+    assert not data["abstained"] and data["answerer"] == "extractive"
+    assert len(data["passages"]) == 4
+
+
+def test_ask_json_abstains_off_topic(seeded: NewsService, seed_article: Article) -> None:
+    result = run(seeded, "ask", "Who won the 2022 World Cup?", "--json", "--k", "2")
+    data = json.loads(result.output)
+    assert_ask_json_contract(data, {seed_article.id: seed_article.text})
+    assert data["abstained"] and data["citations"] == [] and len(data["passages"]) == 2
+
+
+def test_ask_prints_the_answer_and_numbered_sources(seeded: NewsService) -> None:
+    result = run(seeded, "ask", "When were the sanctions on Li imposed?")
+    assert result.exit_code == 0
+    assert "2018" in result.output
+    assert "Sources:\n[1] China declines US request" in result.output
+
+
+def test_ingest_summarises_and_re_ingest_changes_nothing(
+    service: NewsService, tmp_path: Path
+) -> None:
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Strike ends\n\nDock workers voted to end the strike.")
+    (folder / "b.html").write_text(HTML_PAGE)
+    first = run(service, "ingest", str(folder))
+    assert first.exit_code == 0, first.output
+    assert first.output.startswith("added 2, unchanged 0, failed 0")
+    again = run(service, "ingest", str(folder))
+    assert again.output.startswith("added 0, unchanged 2, failed 0")
+    listing = run(service, "articles")
+    assert "Strike ends" in listing.output and "2 article(s)" in listing.output
+
+
+def test_ingest_a_url_served_on_loopback(make_service: Any) -> None:
+    service = make_service(allow_private_urls=True)
+    routes = {"/story": (200, {"Content-Type": "text/html"}, HTML_PAGE.encode())}
+    with serve(routes) as base:
+        result = run(service, "ingest", f"{base}/story")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("added 1")
+    answer = service.ask("What pay rise did the dock workers get?")
+    assert "6% pay rise" in answer.answer
+
+
+def test_remove_and_list(seeded: NewsService, seed_article: Article) -> None:
+    assert run(seeded, "remove", seed_article.id).output == f"removed {seed_article.id}\n"
+    assert "No articles yet" in run(seeded, "articles").output
+    missing = run(seeded, "remove", seed_article.id)
+    assert missing.exit_code == 1
+    assert (
+        missing.output.strip()
+        == f"error: no article with id '{seed_article.id}' in knowledge base 'default'"
+    )
+
+
+def bad_inputs(tmp_path: Path) -> list[tuple[list[str], str]]:
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    binary = tmp_path / "photo.txt"
+    binary.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01")
+    return [
+        (["ingest", str(tmp_path / "missing.txt")], "no such file or folder"),
+        (["ingest", str(empty)], "the file is empty"),
+        (["ingest", str(binary)], "binary file"),
+        (["ingest", f"http://127.0.0.1:{closed_port()}/story"], "could not connect"),
+        (["ask", ""], "the question is empty"),
+        (["ask", "   "], "the question is empty"),
+        (["ask", "x", "--kb", "no/such"], "invalid knowledge base"),
+    ]
+
+
+def test_bad_input_gives_one_line_a_non_zero_exit_and_keeps_the_store(
+    make_service: Any, seed_article: Article, tmp_path: Path
+) -> None:
+    service = make_service(allow_private_urls=True)
+    service.add(seed_article)
+    before = (service.store.count_chunks("default"), service.list())
+    for args, message in bad_inputs(tmp_path):
+        result = run(service, *args)
+        assert result.exit_code == 1, (args, result.output)
+        errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and message in errors[0], (args, result.output)
+        assert "Traceback" not in result.output
+        assert (service.store.count_chunks("default"), service.list()) == before
+
+
+def test_chat_follows_up_shows_sources_and_quits(seeded: NewsService) -> None:
+    script = "\n".join(
+        [
+            "Why did China refuse the meeting?",
+            "and what did the Pentagon say?",
+            "/sources",
+            "/nope",
+            "/quit",
+            "never asked",
+        ]
+    )
+    result = run(seeded, "chat", input=script + "\n")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "citing US restrictions" in out
+    assert "Pentagon in a statement" in out
+    assert "(1) China declines US request" in out and "[score " in out
+    assert "Unknown command /nope" in out
+    assert out.count("you> ") == 5  # nothing is read after /quit
+
+
+def test_chat_loads_the_demo_article_into_an_empty_store(service: NewsService) -> None:
+    result = run(service, "chat", input="Who is Li Shangfu?\n")  # then end of input
+    assert result.exit_code == 0, result.output
+    assert "Loaded the demo article: China declines US request" in result.output
+    assert "Chinese counterpart Li Shangfu" in result.output
+
+
+def test_help_imports_nothing_heavy() -> None:
+    code = (
+        "import sys; from bot.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('torch', 'sentence_transformers', 'chromadb', 'langchain_core',"
+        " 'transformers', 'discord') if m in sys.modules]\n"
+        "print('HEAVY', heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY []" in out.stdout
+    assert "ingest" in out.stdout and "chat" in out.stdout
+
+
+def test_console_script_reports_user_errors_without_traceback(tmp_path: Path) -> None:
+    newsbot = Path(sys.executable).with_name("newsbot")
+    if not newsbot.exists():
+        pytest.skip("console script not installed")
+    result = subprocess.run(
+        [str(newsbot), "ingest", str(tmp_path / "missing.json")], capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"error: {tmp_path / 'missing.json'}: no such file or folder"

@@ -1,0 +1,137 @@
+"""Eval metrics: gold matching on token runs, and the figures computed from outcomes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import Context, main
+from retrieval.evaluation import EvalQuestion, Outcome, contains_answer, summarise
+from retrieval.service import NewsService
+
+
+@pytest.mark.parametrize(
+    ("text", "gold", "expected"),
+    [
+        ("inflation hit 58 % in May", "58%", True),
+        ("inflation hit 58% in May", "58 %", True),
+        ("in 2024 it rose", "2", False),
+        ("Tampa, Florida hosted it", "tampa florida", True),
+        ("Florida, Tampa", "Tampa, Florida", False),
+        ("anything", "", False),
+        ("The S-400 system", "S 400", True),
+    ],
+)
+def test_contains_answer_matches_contiguous_token_runs(
+    text: str, gold: str, expected: bool
+) -> None:
+    assert contains_answer(text, gold) is expected
+
+
+def outcome(answerable: bool, passages: list[str], answer: str, abstained: bool) -> Outcome:
+    q = EvalQuestion("q", "?", ["gold"] if answerable else ["none"], answerable)
+    return Outcome(q, passages, answer, abstained, latency_ms=10.0)
+
+
+def test_summarise_computes_every_figure() -> None:
+    outcomes = [
+        outcome(True, ["gold here", "x"], "gold", False),  # hit@1, correct
+        outcome(True, ["x", "y", "z", "w", "gold"], "x", False),  # hit@10 at rank 5, wrong
+        outcome(True, ["x"], "", True),  # miss, false abstention
+        outcome(False, ["x"], "", True),  # right abstention
+        outcome(False, ["x"], "x", False),  # missed abstention
+    ]
+    report = summarise(outcomes)
+    assert report["retrieval_hit@1"] == pytest.approx(1 / 3, abs=1e-4)
+    assert report["retrieval_hit@4"] == pytest.approx(1 / 3, abs=1e-4)
+    assert report["retrieval_hit@10"] == pytest.approx(2 / 3, abs=1e-4)
+    assert report["mrr@10"] == pytest.approx((1 + 1 / 5) / 3, abs=1e-4)
+    assert report["answer_accuracy"] == pytest.approx(1 / 3, abs=1e-4)
+    assert report["abstain_precision"] == 0.5
+    assert report["false_abstain_rate"] == pytest.approx(1 / 3, abs=1e-4)
+    assert report["unanswerable_abstain_rate"] == 0.5
+    assert report["latency_p50_ms"] == report["latency_p95_ms"] == 10.0
+
+
+def test_eval_command_runs_and_caches_the_corpus(service: NewsService, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {
+                    "id": "a",
+                    "title": "Strike",
+                    "text": "Dock workers in Rotterdam won a 6% pay rise.",
+                },
+                {
+                    "id": "b",
+                    "title": "Vote",
+                    "text": "The council voted 7 to 2 to close the library.",
+                },
+            ]
+        )
+    )
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {
+                    "id": "1",
+                    "question": "What pay rise did dock workers win?",
+                    "answers": ["6%"],
+                    "answerable": True,
+                },
+                {
+                    "id": "2",
+                    "question": "How did the council vote on the library?",
+                    "answers": ["7 to 2"],
+                    "answerable": True,
+                },
+                {
+                    "id": "3",
+                    "question": "Who won the Tour de France?",
+                    "answers": ["Pogacar"],
+                    "answerable": False,
+                },
+            ]
+        )
+    )
+    args = ["eval", str(questions), "--corpus", str(corpus), "--json", "--baseline"]
+    first = CliRunner().invoke(main, args, obj=Context(_service=service))
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.output)
+    for key in (
+        "retrieval_hit@1",
+        "retrieval_hit@4",
+        "retrieval_hit@10",
+        "mrr@10",
+        "answer_accuracy",
+        "abstain_precision",
+        "false_abstain_rate",
+        "unanswerable_abstain_rate",
+        "latency_p50_ms",
+        "latency_p95_ms",
+    ):
+        assert key in report and key in report["baseline"]
+    assert report["retrieval_hit@1"] == 1.0 and report["answer_accuracy"] == 1.0
+    assert report["unanswerable_abstain_rate"] == 1.0
+    assert report["index_cached"] is False
+    second = CliRunner().invoke(main, args, obj=Context(_service=service))
+    assert json.loads(second.output)["index_cached"] is True
+
+
+def test_eval_refuses_a_bad_questions_file(service: NewsService, tmp_path: Path) -> None:
+    bad = tmp_path / "q.jsonl"
+    bad.write_text('{"answers": []}\n')
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"text": "x"}\n')
+    result = CliRunner().invoke(
+        main, ["eval", str(bad), "--corpus", str(corpus)], obj=Context(_service=service)
+    )
+    assert result.exit_code == 1
+    assert "q.jsonl:1: expected a JSON object with 'question'" in result.output

@@ -1,0 +1,114 @@
+"""The service over a real embedded Chroma store: add, re-add, list, remove, knowledge bases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from retrieval.articles import Article, make_article
+from retrieval.condense import Turn
+from retrieval.service import NewsService, QuestionError
+from retrieval.store import StoreError, open_store
+
+STRIKE = make_article(
+    title="Port strike ends",
+    text="Dock workers at the port of Rotterdam voted on Saturday to end a nine-day strike. "
+    "The operator agreed to a 6% pay rise over two years.",
+    source="Harbour Times",
+    published_at="2024-03-02",
+)
+
+
+def test_re_adding_an_article_changes_nothing(seeded: NewsService, seed_article: Article) -> None:
+    before = seeded.store.count_chunks("default")
+    result = seeded.add(seed_article)
+    assert result.status == "unchanged"
+    assert seeded.store.count_chunks("default") == before
+    assert [a.id for a in seeded.list()] == [seed_article.id]
+
+
+def test_listing_shows_what_was_stored(seeded: NewsService, seed_article: Article) -> None:
+    result = seeded.add(STRIKE)
+    assert result.status == "added" and result.chunks == 1
+    listed = {a.id: a for a in seeded.list()}
+    assert listed[STRIKE.id].title == "Port strike ends"
+    assert listed[STRIKE.id].published_at == "2024-03-02"
+    assert listed[seed_article.id].chunks == 4
+    assert seeded.get(STRIKE.id) == STRIKE
+
+
+def test_remove_takes_every_passage_away(seeded: NewsService, seed_article: Article) -> None:
+    seeded.add(STRIKE)
+    assert seeded.remove(seed_article.id)
+    assert not seeded.remove(seed_article.id)
+    assert [a.id for a in seeded.list()] == [STRIKE.id]
+    answer = seeded.ask("Why did China refuse the meeting?")
+    assert all(p.article_id == STRIKE.id for p in answer.passages)
+    assert answer.abstained
+
+
+def test_knowledge_bases_are_separate(service: NewsService, seed_article: Article) -> None:
+    service.add(seed_article, kb="guild-1")
+    service.add(STRIKE, kb="guild-2")
+    assert [p.article_id for p in service.retrieve("strike", kb="guild-1")] == [seed_article.id] * 4
+    assert {p.article_id for p in service.retrieve("China", kb="guild-2")} == {STRIKE.id}
+    assert service.store.knowledge_bases() == ["guild-1", "guild-2"]
+
+
+def test_the_same_story_under_another_headline_does_not_fill_the_top_k(
+    seeded: NewsService, seed_article: Article
+) -> None:
+    copy = replace(seed_article, id="copy", title="Another headline")
+    seeded.add(copy)
+    passages = seeded.retrieve("Why did China refuse the meeting?", k=4)
+    texts = [p.text for p in passages]
+    assert len(set(texts)) == len(texts) == 4
+
+
+def test_orphan_chunks_of_an_interrupted_write_are_never_returned(
+    seeded: NewsService, seed_article: Article
+) -> None:
+    # The article record is written last: without it, its chunks must stay invisible.
+    seeded.store._collection("default", "articles").delete(ids=[seed_article.id])
+    assert seeded.retrieve("Why did China refuse the meeting?") == []
+    assert seeded.add(seed_article).status == "added"  # and the next write sweeps them
+    assert seeded.store.count_chunks("default") == 4
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [("", "empty"), ("   ", "empty"), ("x" * 1001, "too long")],
+)
+def test_bad_questions_are_refused(seeded: NewsService, question: str, message: str) -> None:
+    with pytest.raises(QuestionError, match=message):
+        seeded.ask(question)
+
+
+def test_a_follow_up_uses_the_previous_question(seeded: NewsService) -> None:
+    first = seeded.ask("Why did China refuse the meeting?")
+    follow = seeded.ask(
+        "and what did the Pentagon say about it?", history=[Turn(first.question, first.answer)]
+    )
+    assert follow.standalone_question is not None
+    assert "Why did China refuse the meeting?" in follow.standalone_question
+    assert "Pentagon" in follow.answer
+
+
+def test_a_second_process_on_the_same_store_is_refused(tmp_path: Path) -> None:
+    first = open_store(chroma_path=tmp_path / "chroma")
+    try:
+        with pytest.raises(StoreError, match="NEWSBOT_CHROMA_URL"):
+            open_store(chroma_path=tmp_path / "chroma")
+    finally:
+        first.close()
+    open_store(chroma_path=tmp_path / "chroma").close()  # free again once closed
+
+
+def test_invalid_knowledge_base_names_are_refused(
+    make_service: Callable[..., NewsService],
+) -> None:
+    with pytest.raises(StoreError, match="invalid knowledge base"):
+        make_service().list(kb="../etc")
