@@ -2,7 +2,7 @@
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-CODE   := bot retrieval prompts tests benchmarks
+CODE   := $(wildcard bot retrieval prompts tests benchmarks)
 
 .PHONY: chat test check format clean
 
