@@ -1,0 +1,154 @@
+"""The composition root of the Discord bot: `run_bot` reads settings and builds the service once;
+`build_bot` wires the bot from what it is handed; `NewsBot` adds the cogs and syncs commands."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord_bot.cogs import AskCog, LibraryCog
+from bot.discord_bot.conversations import ConversationLog
+from bot.discord_bot.messages import APOLOGY, NO_MENTIONS, refusal
+from bot.discord_bot.news import SHOWABLE_ERRORS, NewsAPI
+from bot.discord_bot.options import DiscordOptions
+from bot.discord_bot.rate_limit import RateLimiter
+
+if TYPE_CHECKING:
+    from retrieval.config import Settings
+
+__all__ = ["DiscordSetupError", "NewsBot", "ShardedNewsBot", "build_bot", "run_bot"]
+
+log = logging.getLogger("newsbot.discord")
+
+
+class DiscordSetupError(RuntimeError):
+    """The bot cannot start as configured; the message says what to fix."""
+
+
+class NewsCommandTree(app_commands.CommandTree):
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        """Any failure in a slash command: the user gets a short private note, the log the
+        details, and the bot carries on."""
+        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        command = interaction.command.qualified_name if interaction.command else "?"
+        if isinstance(cause, SHOWABLE_ERRORS):
+            log.info("/%s refused (user %s): %s", command, interaction.user.id, cause)
+            text = refusal(cause)
+        else:
+            log.error(
+                "/%s failed (guild %s, channel %s, user %s, %r)",
+                command,
+                interaction.guild_id,
+                interaction.channel_id,
+                interaction.user.id,
+                interaction.namespace,
+                exc_info=cause,
+            )
+            text = APOLOGY
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            else:
+                await interaction.response.send_message(
+                    text, ephemeral=True, allowed_mentions=NO_MENTIONS
+                )
+        except discord.HTTPException:
+            log.warning("could not tell the user that /%s failed", command, exc_info=True)
+
+
+class NewsBot(commands.Bot):
+    """The bot, holding the service and options it was built with (never reading settings)."""
+
+    def __init__(self, *, service: NewsAPI, options: DiscordOptions, **client_options: Any) -> None:
+        super().__init__(**client_options)
+        self.service = service
+        self.options = options
+
+    async def setup_hook(self) -> None:
+        await self.add_cog(
+            AskCog(
+                self,
+                service=self.service,
+                options=self.options,
+                limiter=RateLimiter(self.options.rate_limit),
+                guild_limiter=RateLimiter(self.options.guild_rate_limit),
+                conversations=ConversationLog(),
+            )
+        )
+        await self.add_cog(LibraryCog(service=self.service, options=self.options))
+        await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        """Publish the slash commands: to one server at once (development), or globally."""
+        guild = discord.Object(self.options.sync_guild) if self.options.sync_guild else None
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        synced = await self.tree.sync(guild=guild)
+        where = f"to server {guild.id}" if guild else "globally"
+        log.info("synced %d slash commands %s", len(synced), where)
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        """No prefix commands: questions in messages are the Questions cog's listener's job."""
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s to %d servers", self.user, len(self.guilds))
+
+
+class ShardedNewsBot(NewsBot, commands.AutoShardedBot):
+    """The same bot over several gateway connections (Discord requires it from 2,500 servers)."""
+
+
+def build_bot(*, service: NewsAPI, options: DiscordOptions | None = None) -> NewsBot:
+    """A ready-to-run bot around `service`; nothing is read from settings or the environment."""
+    options = options or DiscordOptions()
+    intents = discord.Intents.default()
+    # Privileged, but needed to read a reply to the bot that does not ping it.
+    intents.message_content = True
+    client_options: dict[str, Any] = {
+        "command_prefix": commands.when_mentioned,
+        "help_command": None,
+        "intents": intents,
+        "allowed_mentions": NO_MENTIONS,
+        "tree_cls": NewsCommandTree,
+        "guild_ready_timeout": options.guild_ready_timeout,
+    }
+    if options.shards is None:
+        return NewsBot(service=service, options=options, **client_options)
+    shard_count = None if options.shards == "auto" else options.shards
+    return ShardedNewsBot(
+        service=service, options=options, shard_count=shard_count, **client_options
+    )
+
+
+def run_bot(settings: Settings) -> None:
+    """Run the bot until interrupted: settings are read once, the service is built once."""
+    from retrieval.service import build_service
+
+    token = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
+    if not token:
+        raise DiscordSetupError("set DISCORD_TOKEN (environment or .env) to your bot's token")
+    discord.utils.setup_logging(root=True)  # our log lines and discord.py's; never the token
+    service = build_service(settings)
+    try:
+        log.info("loading the embedding model")
+        service.embeddings.embed_query("warm up")  # so the first question is not the slow one
+        bot = build_bot(service=service, options=DiscordOptions.from_settings(settings))
+        bot.run(token, log_handler=None)
+    except discord.LoginFailure:
+        raise DiscordSetupError(
+            "Discord rejected DISCORD_TOKEN; copy the token again from the Developer Portal "
+            "(your application → Bot → Reset Token)"
+        ) from None
+    except discord.PrivilegedIntentsRequired:
+        raise DiscordSetupError(
+            "turn on the Message Content intent: Developer Portal → your application → Bot → "
+            "Privileged Gateway Intents"
+        ) from None
+    finally:
+        service.close()

@@ -1,0 +1,142 @@
+"""The server's articles: /add_article, /articles and /remove_article."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord_bot.messages import NO_MENTIONS, added_message, articles_page, not_permitted
+from bot.discord_bot.news import NewsAPI
+from bot.discord_bot.options import DiscordOptions, knowledge_base_for, may_edit_articles
+from bot.discord_bot.uploads import (
+    MAX_UPLOAD_BYTES,
+    UPLOAD_SUFFIXES,
+    article_from_text,
+    articles_from_file,
+)
+from retrieval.articles import Article
+from retrieval.service import is_url
+
+__all__ = ["LibraryCog"]
+
+
+class LibraryCog(commands.Cog, name="Articles"):
+    def __init__(self, *, service: NewsAPI, options: DiscordOptions) -> None:
+        self.service = service
+        self.options = options
+        # Hide the editing commands from members who may not use them. This is only the
+        # default a server admin can change, so each command checks permissions itself too.
+        for command in (self.add_article, self.remove_article):
+            command.default_permissions = options.required_permissions
+
+    async def _refused(self, interaction: discord.Interaction) -> bool:
+        """Refuse, privately and before anything is deferred or stored, a member who may not edit."""
+        if may_edit_articles(interaction.permissions, self.options.add_permission):
+            return False
+        await interaction.response.send_message(
+            not_permitted(self.options.add_permission), ephemeral=True
+        )
+        return True
+
+    @app_commands.command(name="add_article")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        url="Link to the article (http or https)",
+        text="The article's text, pasted",
+        title="Headline to use (optional)",
+        file="A .txt, .md, .html or .json file",
+    )
+    async def add_article(
+        self,
+        interaction: discord.Interaction,
+        url: app_commands.Range[str, 1, 2000] | None = None,
+        text: str | None = None,
+        title: app_commands.Range[str, 1, 300] | None = None,
+        file: discord.Attachment | None = None,
+    ) -> None:
+        """Add a news article to this server's knowledge base, from a link, text or a file."""
+        if await self._refused(interaction):
+            return
+        problem = None
+        if sum(x is not None for x in (url, text, file)) != 1:
+            problem = "Give exactly one of `url:`, `text:` or `file:`."
+        elif url is not None and not is_url(url.strip()):
+            problem = "`url:` must be a web address starting with http:// or https://."
+        elif file is not None and not file.filename.lower().endswith(UPLOAD_SUFFIXES):
+            problem = f"`file:` must be one of {', '.join(UPLOAD_SUFFIXES)}."
+        elif file is not None and file.size > MAX_UPLOAD_BYTES:
+            problem = f"`file:` is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
+        if problem:
+            await interaction.response.send_message(problem, ephemeral=True)
+            return
+        await interaction.response.defer(thinking=True)
+        articles = await self._articles_from(url=url, text=text, title=title, file=file)
+        kb = _guild_kb(interaction)
+        results = await asyncio.to_thread(lambda: [self.service.add(a, kb=kb) for a in articles])
+        await interaction.followup.send(added_message(results), allowed_mentions=NO_MENTIONS)
+
+    async def _articles_from(
+        self,
+        *,
+        url: str | None,
+        text: str | None,
+        title: str | None,
+        file: discord.Attachment | None,
+    ) -> list[Article]:
+        if file is not None:
+            data = await file.read()
+            return await asyncio.to_thread(articles_from_file, file.filename, data, title)
+        if text is not None:
+            return [await asyncio.to_thread(article_from_text, text, title)]
+        assert url is not None
+        # `fetch`, never `load`: a path or file:// URL from a stranger must not read local files.
+        fetched = await asyncio.to_thread(self.service.fetch, url.strip())
+        if title and title.strip():
+            fetched = replace(fetched, title=title.strip())
+        return [fetched]
+
+    @app_commands.command(name="articles")
+    @app_commands.guild_only()
+    @app_commands.describe(page="Which page of the list (10 articles a page)")
+    async def articles(
+        self, interaction: discord.Interaction, page: app_commands.Range[int, 1, 100_000] = 1
+    ) -> None:
+        """List the articles this server's knowledge base holds, newest first."""
+        await interaction.response.defer(thinking=True, ephemeral=True)
+        stored = await asyncio.to_thread(self.service.list, kb=_guild_kb(interaction))
+        await interaction.followup.send(
+            embed=articles_page(stored, page), ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    @app_commands.command(name="remove_article")
+    @app_commands.guild_only()
+    @app_commands.rename(article_id="id")
+    @app_commands.describe(article_id="The article's id, as /articles shows it")
+    async def remove_article(
+        self, interaction: discord.Interaction, article_id: app_commands.Range[str, 1, 200]
+    ) -> None:
+        """Remove an article, and every passage of it, from this server's knowledge base."""
+        if await self._refused(interaction):
+            return
+        await interaction.response.defer(thinking=True, ephemeral=True)
+        article_id = article_id.strip().strip("`")
+        removed = await asyncio.to_thread(
+            self.service.remove, article_id, kb=_guild_kb(interaction)
+        )
+        text = (
+            f"Removed `{article_id}`."
+            if removed
+            else f"No article with id `{article_id}` here; /articles lists them."
+        )
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+def _guild_kb(interaction: discord.Interaction) -> str:
+    kb = knowledge_base_for(interaction.guild_id, None)
+    if kb is None:  # the commands are guild-only, so Discord never sends one from a DM
+        raise RuntimeError(f"/{interaction.command} was used outside a server")
+    return kb

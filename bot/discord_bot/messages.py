@@ -1,0 +1,225 @@
+"""Answers and article lists as Discord messages, always within Discord's size limits.
+
+Pure functions: they build `OutgoingMessage`s and embeds and send nothing. The limits are
+Discord's: 2000 characters of content per message, 4096 per embed description, 6000 across
+all the embeds of one message, and at most 10 embeds per message.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import discord
+
+from retrieval.answers import Answer, Citation
+from retrieval.service import AddResult
+from retrieval.store import StoredArticle
+
+__all__ = [
+    "EMBEDS_PER_MESSAGE",
+    "EMBED_DESCRIPTION_LIMIT",
+    "EMBED_TOTAL_LIMIT",
+    "MESSAGE_LIMIT",
+    "NO_MENTIONS",
+    "OutgoingMessage",
+    "added_message",
+    "answer_messages",
+    "articles_page",
+    "shorten_quote",
+    "source_entry",
+    "split_text",
+]
+
+MESSAGE_LIMIT = 2000
+EMBED_DESCRIPTION_LIMIT = 4096
+EMBED_TOTAL_LIMIT = 6000
+EMBEDS_PER_MESSAGE = 10
+QUOTE_CHARS = 200
+ARTICLES_PER_PAGE = 10
+NO_MENTIONS = discord.AllowedMentions.none()
+SOURCES_COLOUR = discord.Colour.blurple()
+
+# A sentence ends after . ! ? … (maybe closed by a quote or bracket) or after its [n] marker,
+# never between a sentence and the marker that cites it; a line break always ends one.
+_SENTENCE_END = re.compile(
+    r"(?:(?<=[.!?…])|(?<=[.!?…][\"'”’)])|(?<=\[\d\])|(?<=\[\d\d\]))\s+(?!\[\d+\])|\n\s*"
+)
+
+
+@dataclass
+class OutgoingMessage:
+    content: str = ""
+    embeds: list[discord.Embed] = field(default_factory=list)
+
+
+def escape(text: str) -> str:
+    """Article text shown as written: its * _ ` | > # would otherwise become formatting."""
+    return discord.utils.escape_markdown(text)
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Pieces of at most `limit` characters, cut after a sentence where possible, else at a
+    space, else anywhere (one unbroken 3000-character 'word' still has to go out)."""
+    pieces: list[str] = []
+    text = text.strip()
+    while len(text) > limit:
+        # Matched on the whole text, so the look-ahead for a marker sees past the limit.
+        ends = [m.start() for m in _SENTENCE_END.finditer(text) if 0 < m.start() <= limit]
+        window = text[: limit + 1]
+        cut = ends[-1] if ends else max(window.rfind(" "), window.rfind("\n"))
+        if cut <= 0:
+            cut = limit
+        pieces.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    if text:
+        pieces.append(text)
+    return pieces
+
+
+def shorten_quote(quote: str, limit: int = QUOTE_CHARS) -> str:
+    """A verbatim prefix of the quote, cut at a word, with '…' when something was left out."""
+    quote = quote.strip()
+    if len(quote) <= limit:
+        return quote
+    cut = quote.rfind(" ", 0, limit)
+    return quote[: cut if cut > limit // 2 else limit - 1].rstrip(" ,;:") + "…"
+
+
+def source_entry(citation: Citation) -> str:
+    """'[n] Title', then source · date · <link>, then a short verbatim quote. The link is in
+    <...> so it never unfurls into a preview; very long links are left out rather than broken."""
+    lines = [f"**[{citation.n}]** {escape(_clip(citation.title, 200))}"]
+    details = [escape(_clip(x, 100)) for x in (citation.source, citation.published_at) if x]
+    if citation.url and len(citation.url) <= 500:
+        details.append(f"<{citation.url}>")
+    if details:
+        lines.append(" · ".join(details))
+    lines.append(f"> “{escape(shorten_quote(citation.quote))}”")
+    return "\n".join(lines)
+
+
+def _source_embeds(citations: Sequence[Citation]) -> list[discord.Embed]:
+    descriptions: list[str] = []
+    for entry in (source_entry(c) for c in citations):
+        if descriptions and len(descriptions[-1]) + 2 + len(entry) <= EMBED_DESCRIPTION_LIMIT:
+            descriptions[-1] += "\n\n" + entry
+        else:
+            descriptions.append(entry[:EMBED_DESCRIPTION_LIMIT])
+    return [
+        discord.Embed(title="Sources" if i == 0 else None, description=d, colour=SOURCES_COLOUR)
+        for i, d in enumerate(descriptions)
+    ]
+
+
+def _group_embeds(embeds: list[discord.Embed]) -> list[list[discord.Embed]]:
+    """Embeds packed into messages: at most 10 and 6000 characters in all per message."""
+    groups: list[list[discord.Embed]] = []
+    for embed in embeds:
+        last = groups[-1] if groups else None
+        if (
+            last is not None
+            and len(last) < EMBEDS_PER_MESSAGE
+            and sum(map(len, last)) + len(embed) <= EMBED_TOTAL_LIMIT
+        ):
+            last.append(embed)
+        else:
+            groups.append([embed])
+    return groups
+
+
+def answer_messages(answer: Answer, *, question: str | None = None) -> list[OutgoingMessage]:
+    """The answer as messages: its text (with [n] markers) split on sentence boundaries, then
+    the numbered sources as embeds on the last message. `question` is quoted first, for
+    slash commands, whose question is otherwise not shown to the channel."""
+    body = escape(answer.answer)
+    if answer.notice:
+        body = f"*({escape(answer.notice)})*\n{body}"
+    if question:
+        body = f"> {escape(_clip(question, 300))}\n{body}"
+    messages = [OutgoingMessage(piece) for piece in split_text(body)]
+    groups = _group_embeds(_source_embeds(answer.citations))
+    if groups and messages:
+        messages[-1].embeds = groups.pop(0)
+    messages += [OutgoingMessage(embeds=group) for group in groups]
+    return messages or [OutgoingMessage("…")]
+
+
+def added_message(results: Sequence[AddResult], limit: int = MESSAGE_LIMIT) -> str:
+    """One line per article: added (with its passage count) or already known; and its id."""
+    lines = []
+    for result in results:
+        title = escape(_clip(result.title, 150))
+        if result.status == "added":
+            lines.append(f"Added **{title}** — {result.chunks} passages · id `{result.article_id}`")
+        elif result.duplicate_of and result.duplicate_of != result.article_id:
+            lines.append(
+                f"Already known: **{title}** has the same text as id `{result.duplicate_of}`"
+            )
+        else:
+            lines.append(f"Already known: **{title}** · id `{result.article_id}`")
+    text = "\n".join(lines)
+    while len(text) > limit:
+        lines.pop()
+        text = "\n".join([*lines, f"… and {len(results) - len(lines)} more"])
+    return text
+
+
+def articles_page(
+    articles: Sequence[StoredArticle], page: int, per_page: int = ARTICLES_PER_PAGE
+) -> discord.Embed:
+    """One page of a knowledge base's articles, newest first, with each id for /remove_article."""
+    pages = max(1, math.ceil(len(articles) / per_page))
+    page = min(max(page, 1), pages)
+    embed = discord.Embed(title=f"Articles ({len(articles)})", colour=SOURCES_COLOUR)
+    if not articles:
+        embed.description = "No articles yet. Add one with /add_article."
+        return embed
+    entries = []
+    for article in articles[(page - 1) * per_page : page * per_page]:
+        details = [escape(_clip(x, 60)) for x in (article.source, article.published_at) if x]
+        details.append(f"{article.chunks} passages")
+        entries.append(
+            f"`{article.id}` **{escape(_clip(article.title, 150))}**\n{' · '.join(details)}"
+        )
+    embed.description = "\n".join(entries)[:EMBED_DESCRIPTION_LIMIT]
+    if pages > 1:
+        more = f" · /articles page:{page + 1} for more" if page < pages else ""
+        embed.set_footer(text=f"Page {page} of {pages}{more}")
+    return embed
+
+
+# -- notices ---------------------------------------------------------------------------------
+APOLOGY = "Sorry — something went wrong on my side. It has been logged; please try again."
+DM_DECLINED = (
+    "Sorry, I only answer questions inside servers: each server has its own articles. "
+    "Ask me there with /ask or by mentioning me."
+)
+HOW_TO_ASK = (
+    "Ask me about the news articles this server has added: mention me with a question, "
+    "reply to one of my answers to follow up, or use /ask."
+)
+
+
+def refusal(error: Exception) -> str:
+    """A user error (bad input, unknown article...), whose message is written to be shown."""
+    return f"Sorry, I couldn't do that: {_clip(str(error), 1800)}"
+
+
+def rate_limited(wait_s: float) -> str:
+    return (
+        "You're asking faster than I can keep up — please try again in "
+        f"{max(1, math.ceil(wait_s))} s."
+    )
+
+
+def not_permitted(policy: str) -> str:
+    who = "administrators" if policy == "administrator" else "members with Manage Server"
+    return f"Sorry, only {who} can add or remove this server's articles. Nothing was changed."

@@ -1,0 +1,238 @@
+"""What the end-to-end Discord tests share: the real service, thin wrappers around it that
+implement the same interface, and helpers to drive the fake Discord and read what the bot sent.
+
+The service is the real one (embedding model, embedded Chroma in a temporary folder), built once
+per test module; the embedding model is loaded once per process and shared, as `build_service`
+allows. Every FakeDiscord starts with two fresh guilds, so each test works on knowledge bases no
+other test has touched. Register the `news_service` fixture in a test module with
+``from discord_harness import news_service_fixture  # noqa: F401``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import re
+from collections.abc import AsyncIterator, Iterator, Sequence
+from importlib import resources
+from typing import Any
+
+import pytest
+from fake_discord import Call, FakeDiscord, running_bot
+
+from bot.discord_bot import DiscordOptions, NewsBot, build_bot
+from retrieval.answers import ABSTAIN_TEXT, Answer, Citation
+from retrieval.articles import Article, article_from_dict
+from retrieval.condense import Turn
+from retrieval.config import Settings
+from retrieval.embeddings import SentenceEmbeddings
+from retrieval.service import AddResult, NewsService, build_service
+from retrieval.store import StoredArticle
+
+SEED = article_from_dict(
+    json.loads(resources.files("retrieval").joinpath("demo/seed_article.json").read_text("utf-8"))
+)
+FESTIVAL_TEXT = (
+    "The annual Lake Zurich swim festival drew 3,000 swimmers on Sunday, organisers said. "
+    "The crossing covers 1.5 kilometres from Mönchhof to Kilchberg. "
+    "Water temperature was 23 degrees, ideal for the race."
+)
+
+
+# -- the service: real, and thin wrappers that implement the same interface ------------------
+
+
+@functools.cache
+def shared_embeddings() -> SentenceEmbeddings:
+    embeddings = SentenceEmbeddings()
+    embeddings.embed_query("warm up")  # load the model now, not inside a timed test
+    return embeddings
+
+
+@pytest.fixture(name="news_service", scope="module")
+def news_service_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NewsService]:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=tmp_path_factory.mktemp("newsbot-discord"),
+        chroma_url=None,
+        llm="extractive",
+        allow_private_urls=True,  # the URL test serves its page from 127.0.0.1
+    )
+    service = build_service(settings, embeddings=shared_embeddings())
+    yield service
+    service.close()
+
+
+class DelegatingService:
+    """Passes every call to the real service; subclasses change what they test."""
+
+    def __init__(self, inner: NewsService) -> None:
+        self.inner = inner
+
+    def ask(
+        self, question: str, *, kb: str, k: int | None = None, history: Sequence[Turn] = ()
+    ) -> Answer:
+        return self.inner.ask(question, kb=kb, k=k, history=history)
+
+    def add(self, article: Article, *, kb: str) -> AddResult:
+        return self.inner.add(article, kb=kb)
+
+    def fetch(self, url: str) -> Article:
+        return self.inner.fetch(url)
+
+    def list(self, *, kb: str) -> list[StoredArticle]:
+        return self.inner.list(kb=kb)
+
+    def remove(self, article_id: str, *, kb: str) -> bool:
+        return self.inner.remove(article_id, kb=kb)
+
+
+class RecordingService(DelegatingService):
+    """Records every question with the history it came with, and the answer."""
+
+    def __init__(self, inner: NewsService) -> None:
+        super().__init__(inner)
+        self.asked: list[tuple[str, list[Turn], Answer]] = []
+
+    def ask(
+        self, question: str, *, kb: str, k: int | None = None, history: Sequence[Turn] = ()
+    ) -> Answer:
+        answer = super().ask(question, kb=kb, k=k, history=history)
+        self.asked.append((question, list(history), answer))
+        return answer
+
+
+class FailingOnceService(DelegatingService):
+    """Its first question blows up, as a bug or a dead disk would; the rest are answered."""
+
+    def __init__(self, inner: NewsService) -> None:
+        super().__init__(inner)
+        self.failures_left = 1
+
+    def ask(
+        self, question: str, *, kb: str, k: int | None = None, history: Sequence[Turn] = ()
+    ) -> Answer:
+        if self.failures_left:
+            self.failures_left -= 1
+            raise RuntimeError("the index is on fire")
+        return super().ask(question, kb=kb, k=k, history=history)
+
+
+class LongAnswerService(DelegatingService):
+    """Answers at great length: 40 long cited sentences and 12 sources with long quotes."""
+
+    def ask(
+        self, question: str, *, kb: str, k: int | None = None, history: Sequence[Turn] = ()
+    ) -> Answer:
+        sentence = "The delegation met again and " + "talked at length " * 12 + "about it."
+        text = " ".join(f"{sentence} [{i % 12 + 1}]" for i in range(40))
+        citations = [
+            Citation(
+                n=n,
+                article_id=f"a{n}",
+                title=f"Title {n} " + "x" * 180,
+                source="Wire",
+                url=f"https://example.com/{n}",
+                published_at="2024-01-02",
+                quote="A long quote " * 40,
+                chunk_id=f"a{n}:0",
+            )
+            for n in range(1, 13)
+        ]
+        return Answer(question, text, False, citations, [], "long")
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def discord_bot(service: Any, **options: Any) -> AsyncIterator[tuple[FakeDiscord, NewsBot]]:
+    """A fake Discord with the newsbot bot connected to it."""
+    async with FakeDiscord() as fake:
+        bot = build_bot(
+            service=service, options=DiscordOptions(guild_ready_timeout=0.05, **options)
+        )
+        async with running_bot(bot, fake):
+            yield fake, bot
+        assert fake.blocked == []
+        assert [c for c in fake.calls if c.status >= 400] == []
+
+
+def kb_of(fake: FakeDiscord, guild: int = 0) -> str:
+    return f"guild-{fake.guilds[guild].id}"
+
+
+def unescape(text: str) -> str:
+    """Undo Discord markdown escaping, to compare shown text with the article."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def quotes_in(call: Call) -> list[str]:
+    """The verbatim quotes shown in the sources embeds (without the '…' of a shortened one)."""
+    descriptions = "\n".join(e.get("description") or "" for e in call.json.get("embeds", []))
+    return [
+        unescape(m.group(1)).removesuffix("…")
+        for m in re.finditer(r"^> “(.*)”$", descriptions, re.M)
+    ]
+
+
+def cited_numbers(call: Call) -> set[int]:
+    descriptions = "\n".join(e.get("description") or "" for e in call.json.get("embeds", []))
+    return {int(n) for n in re.findall(r"^\*\*\[(\d+)\]\*\*", descriptions, re.M)}
+
+
+async def slash(
+    fake: FakeDiscord, command: str, options: dict[str, Any], **kwargs: Any
+) -> tuple[Call, str]:
+    """Run a slash command; return the bot's interaction callback and the interaction token."""
+    payload = await fake.send_interaction(command, options, **kwargs)
+    token = payload["token"]
+    callback = await fake.wait_for_call(
+        lambda c: c.matches("POST", f"/interactions/*/{token}/callback")
+    )
+    return callback, token
+
+
+async def followup(fake: FakeDiscord, token: str, contains: str = "") -> Call:
+    return await fake.wait_for_call(
+        lambda c: (
+            c.matches("POST", f"/webhooks/*/{token}")
+            and contains in (c.json.get("content") or "") + json.dumps(c.json.get("embeds"))
+        )
+    )
+
+
+async def ask_slash(fake: FakeDiscord, question: str, **kwargs: Any) -> Call:
+    """/ask and the bot's (last) answer message: the one carrying the sources, if any."""
+    callback, token = await slash(fake, "ask", {"question": question}, **kwargs)
+    assert callback.json["type"] == 5  # deferred at once
+    return await fake.wait_for_call(
+        lambda c: (
+            c.matches("POST", f"/webhooks/*/{token}")
+            and (bool(c.json.get("embeds")) or ABSTAIN_TEXT in c.json.get("content", ""))
+        )
+    )
+
+
+async def mention(fake: FakeDiscord, text: str, guild: int = 0, **kwargs: Any) -> dict[str, Any]:
+    channel = fake.guilds[guild].channel_id
+    return await fake.send_message(channel, f"{fake.mention(fake.bot_user)} {text}", **kwargs)
+
+
+async def reply_to(fake: FakeDiscord, message: dict[str, Any]) -> Call:
+    return await fake.wait_for_call(
+        lambda c: (
+            c.matches("POST", f"/channels/{message['channel_id']}/messages")
+            and str((c.json.get("message_reference") or {}).get("message_id")) == message["id"]
+        )
+    )
+
+
+def sent_message(fake: FakeDiscord, call: Call) -> dict[str, Any]:
+    """The message the fake created for a POST the bot made."""
+    return next(
+        m
+        for m in reversed(fake.messages.values())
+        if m["author"]["id"] == fake.bot_user["id"] and m["content"] == call.json.get("content")
+    )
