@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from retrieval.articles import Article, ArticleError, parse_html, parse_text
@@ -16,15 +18,30 @@ MAX_BYTES = 5 * 1024 * 1024
 TEXT_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "text/markdown")
 
 
+# Not globally reachable, yet `is_global` says so on the Python versions newsbot supports
+# (corrected in the standard library from 3.12.4): IETF protocol assignments, and IPv6
+# documentation and SRv6 SID space.
+_ALSO_NOT_GLOBAL = tuple(
+    ipaddress.ip_network(net) for net in ("192.0.0.0/24", "3fff::/20", "5f00::/16")
+)
+
+
 class FetchError(ArticleError):
     """A URL that could not be fetched; the message names the URL and the reason."""
 
 
 def is_public_address(address: str) -> bool:
-    """True only for globally routable unicast addresses (IPv4-mapped IPv6 judged as IPv4)."""
+    """True only for globally routable unicast addresses (IPv4-mapped and 6to4 IPv6 judged by
+    the IPv4 address inside them)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local:  # fec0::/10: deprecated, yet `is_global` calls it global
+            return False
+        embedded = ip.ipv4_mapped or ip.sixtofour  # 2002:7f00:1:: reaches 127.0.0.1
+        if embedded is not None:
+            ip = embedded
+    if any(ip in net for net in _ALSO_NOT_GLOBAL):
+        return False
     return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
 
 
@@ -39,31 +56,56 @@ def _resolve(host: str, port: int) -> list[str]:
 def check_url(
     url: str, *, allow_private: bool, resolve: Callable[[str, int], list[str]] = _resolve
 ) -> None:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a bad port or bracketed host
+        raise FetchError(f"{url}: not a valid URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise FetchError(f"{url}: only http and https URLs can be fetched")
     if allow_private:
         return
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    port = port or (443 if parts.scheme == "https" else 80)
     addresses: Iterable[str] = resolve(parts.hostname, port)
     blocked = [a for a in addresses if not is_public_address(a)]
     if blocked:
         raise FetchError(f"{url}: refusing to fetch from a private or local address ({blocked[0]})")
 
 
-def fetch_article(url: str, *, timeout_s: float = 15.0, allow_private: bool = False) -> Article:
-    """Download one page (redirects checked hop by hop) and extract its article."""
+def _connected_address(response: Any) -> str | None:
+    stream = response.extensions.get("network_stream")
+    peer = stream.get_extra_info("server_addr") if stream is not None else None
+    return str(peer[0]) if peer else None
+
+
+def fetch_article(
+    url: str,
+    *,
+    timeout_s: float = 15.0,
+    allow_private: bool = False,
+    resolve: Callable[[str, int], list[str]] = _resolve,
+) -> Article:
+    """Download one page (redirects checked hop by hop) and extract its article. `timeout_s`
+    bounds each connect and read, and twice it the whole download (a server dripping bytes)."""
     import httpx
 
     timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0))
+    deadline = time.monotonic() + 2 * timeout_s
     current = url
     with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
         for _ in range(MAX_REDIRECTS + 1):
-            check_url(current, allow_private=allow_private)
+            check_url(current, allow_private=allow_private, resolve=resolve)
             try:
                 with client.stream(
                     "GET", current, headers={"User-Agent": "newsbot/0.1 (+article fetcher)"}
                 ) as response:
+                    # httpx resolves the name again: a DNS answer that changed since the check
+                    # (rebinding) is caught on the address actually connected to.
+                    peer = _connected_address(response)
+                    if not allow_private and peer is not None and not is_public_address(peer):
+                        raise FetchError(
+                            f"{url}: refusing to fetch from a private or local address ({peer})"
+                        )
                     if response.is_redirect:
                         location = response.headers.get("location")
                         if not location:
@@ -72,14 +114,17 @@ def fetch_article(url: str, *, timeout_s: float = 15.0, allow_private: bool = Fa
                         continue
                     if response.status_code >= 400:
                         raise FetchError(f"{url}: the server answered HTTP {response.status_code}")
-                    content_type = response.headers.get("content-type", "").split(";")[0].strip()
-                    if content_type and content_type.lower() not in TEXT_TYPES:
+                    content_type = response.headers.get("content-type", "")
+                    content_type = content_type.split(";")[0].strip().lower()
+                    if content_type and content_type not in TEXT_TYPES:
                         raise FetchError(f"{url}: not a web page or text ({content_type})")
                     body = bytearray()
                     for piece in response.iter_bytes():
                         body.extend(piece)
                         if len(body) > MAX_BYTES:
                             raise FetchError(f"{url}: the page is larger than {MAX_BYTES} bytes")
+                        if time.monotonic() > deadline:
+                            raise httpx.ReadTimeout("the whole download took too long")
                     text = bytes(body).decode(response.encoding or "utf-8", errors="replace")
             except httpx.TimeoutException:
                 raise FetchError(f"{url}: timed out after {timeout_s:g} s") from None

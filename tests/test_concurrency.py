@@ -1,0 +1,177 @@
+"""Concurrency: questions answered while articles are added and removed never cite a removed
+article and never crash; a second process on the same embedded store is refused clearly."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from test_crash_safety import town_articles
+
+from retrieval.answers import Draft
+from retrieval.articles import Article
+from retrieval.embeddings import SentenceEmbeddings
+from retrieval.extractive import ExtractiveAnswerer
+from retrieval.service import NewsService
+from retrieval.store import Passage, open_store
+
+KB = "busy"
+
+
+class RemovingWhileComposing:
+    """The extractive answerer, but the first time it composes, the article behind its best
+    passage is removed first: the window between retrieving passages and returning."""
+
+    name = "extractive"
+
+    def __init__(self, inner: ExtractiveAnswerer, remove: object) -> None:
+        self.inner = inner
+        self.remove = remove
+        self.removed: list[str] = []
+
+    def answer(self, question: str, passages: list[Passage]) -> Draft:
+        if not self.removed and passages:
+            self.removed.append(passages[0].article_id)
+            self.remove(passages[0].article_id, kb=KB)  # type: ignore[operator]
+        return self.inner.answer(question, passages)
+
+
+def test_an_article_removed_while_its_answer_is_composed_is_not_cited(
+    embeddings: SentenceEmbeddings, tmp_path: Path
+) -> None:
+    store = open_store(chroma_path=tmp_path / "chroma")
+    holder: dict[str, NewsService] = {}
+    answerer = RemovingWhileComposing(
+        ExtractiveAnswerer(embeddings), lambda article_id, kb: holder["s"].remove(article_id, kb=kb)
+    )
+    service = NewsService(store=store, embeddings=embeddings, answerer=answerer)  # type: ignore[arg-type]
+    holder["s"] = service
+    try:
+        service.add_many(town_articles(), kb=KB)
+        answer = service.ask("How long was the Kelso crossing closed?", kb=KB)
+        [removed] = answerer.removed
+        assert not service.store.has_article(KB, removed)
+        assert removed not in {c.article_id for c in answer.citations}
+        assert removed not in {p.article_id for p in answer.passages}
+    finally:
+        service.close()
+
+
+def test_questions_during_adds_and_removes_never_cite_a_removed_article(
+    embeddings: SentenceEmbeddings, tmp_path: Path
+) -> None:
+    """Asyncio tasks, as the bot runs them (each blocking call in a worker thread)."""
+    store = open_store(chroma_path=tmp_path / "chroma")
+    service = NewsService(
+        store=store, embeddings=embeddings, answerer=ExtractiveAnswerer(embeddings), top_k=6
+    )
+    articles = town_articles()
+    first, later = articles[:10], articles[10:]
+    service.add_many(first, kb=KB)
+    removed_at: dict[str, float] = {}
+    checked: list[int] = []
+
+    async def remover() -> None:
+        for article in first[:8]:
+            await asyncio.to_thread(service.remove, article.id, kb=KB)
+            removed_at[article.id] = time.monotonic()
+            await asyncio.sleep(0.05)
+
+    async def adder() -> None:
+        for article in later:
+            await asyncio.to_thread(service.add, article, kb=KB)
+
+    async def asker(towns: list[Article]) -> None:
+        for _ in range(2):
+            for article in towns:
+                town = article.title.split()[0]
+                started = time.monotonic()
+                answer = await asyncio.to_thread(
+                    service.ask, f"How long was the {town} crossing closed?", kb=KB
+                )
+                for citation in answer.citations:
+                    gone = removed_at.get(citation.article_id)
+                    assert gone is None or gone > started, f"cited {town} after its removal"
+                checked.append(len(answer.citations))
+
+    async def main() -> None:
+        await asyncio.gather(remover(), adder(), asker(first[:5]), asker(first[5:] + later[:2]))
+
+    try:
+        asyncio.run(main())
+        assert len(checked) == 2 * 12
+        assert sum(checked) > 0
+        assert {a.id for a in service.list(kb=KB)} == {a.id for a in first[8:] + later}
+        assert service.store.lexical.count(KB) == service.store.count_chunks(KB)
+    finally:
+        service.close()
+
+
+def test_threads_racing_on_one_article_leave_it_whole_or_gone(
+    embeddings: SentenceEmbeddings, tmp_path: Path
+) -> None:
+    store = open_store(chroma_path=tmp_path / "chroma")
+    service = NewsService(
+        store=store, embeddings=embeddings, answerer=ExtractiveAnswerer(embeddings)
+    )
+    article = town_articles()[0]
+    errors: list[BaseException] = []
+
+    def churn() -> None:
+        try:
+            for _ in range(4):
+                service.add(article, kb=KB)
+                service.remove(article.id, kb=KB)
+                service.ask("What did the Arden council vote on?", kb=KB)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=churn) for _ in range(3)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert errors == []
+        expected = {c.id for c in service.chunk(article)}
+        chunks = service.store._collection(KB, "chunks").get(
+            where={"article_id": article.id}, include=[]
+        )
+        if service.store.has_article(KB, article.id):
+            assert set(chunks["ids"]) == expected
+        else:
+            answer = service.ask("What did the Arden council vote on?", kb=KB)
+            assert answer.citations == []
+    finally:
+        service.close()
+
+
+SECOND_PROCESS = """
+import sys
+from retrieval.store import StoreError, open_store
+try:
+    open_store(chroma_path=__import__("pathlib").Path(sys.argv[1]))
+except StoreError as error:
+    print(error)
+    sys.exit(3)
+"""
+
+
+def test_a_second_process_on_the_same_embedded_store_is_refused_clearly(tmp_path: Path) -> None:
+    store = open_store(chroma_path=tmp_path / "chroma")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", SECOND_PROCESS, str(tmp_path / "chroma")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        store.close()
+    assert done.returncode == 3, done.stderr
+    assert "in use by newsbot process" in done.stdout
+    assert "NEWSBOT_CHROMA_URL" in done.stdout and "Traceback" not in done.stdout + done.stderr

@@ -1,0 +1,178 @@
+"""Crash safety: a process killed with SIGKILL in the middle of an ingest or a removal leaves
+every article fully present (record, all chunks, matching lexical rows) or absent; running it
+again completes it, and questions still work."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from retrieval.articles import Article, make_article
+from retrieval.service import NewsService
+
+SEED = 20261128  # fixed, so a failure can be replayed
+# ingest_group_chunks=1: every article its own write, so a kill can land between two of them
+CHUNKING = {"chunk_size": 200, "chunk_overlap": 40, "ingest_group_chunks": 1}
+TOWNS = ["Arden", "Bexley", "Corran", "Dunmore", "Elstow", "Fenwick", "Garth", "Holloway",
+         "Ilkley", "Jarrow", "Kelso", "Ledbury", "Morley", "Nairn", "Oakham", "Penrith"]  # fmt: skip
+
+WORKER = textwrap.dedent(
+    """
+    import json, sys
+    from retrieval.articles import article_from_dict
+    from retrieval.config import Settings
+    from retrieval.service import build_service
+
+    data_dir, job, payload = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+    service = build_service(Settings(_env_file=None, data_dir=data_dir, **payload["settings"]))
+    if job == "ingest":
+        articles = [article_from_dict(record) for record in payload["articles"]]
+        service.embeddings.embed_query("warm up")
+        print("ready", flush=True)
+        service.add_many(articles, on_result=lambda r: print("added", r.article_id, flush=True))
+    else:
+        print("ready", flush=True)
+        for article_id in payload["ids"]:
+            service.remove(article_id)
+            print("removed", article_id, flush=True)
+    print("done", flush=True)
+    """
+)
+
+
+def town_articles() -> list[Article]:
+    """Short articles of about four chunks each, each about its own town and numbers."""
+    articles = []
+    for i, town in enumerate(TOWNS):
+        text = " ".join(
+            [
+                f"The {town} council voted on Monday to rebuild the old bridge over the river.",
+                f"Work in {town} will start in spring and cost {i + 2} million pounds in all.",
+                f"Residents of {town} said the crossing had been closed for {i + 3} months.",
+                f"The mayor of {town} promised that the library would reopen by the summer.",
+                f"Traffic through {town} fell by {10 + i} percent while the bridge was shut.",
+                f"A second vote in {town} will decide the fate of the market hall next year.",
+            ]
+        )
+        articles.append(make_article(text=text, title=f"{town} rebuilds its bridge", where=town))
+    return articles
+
+
+def kill_midway(
+    data_dir: Path, job: str, payload: dict, step: str, after: int, rng: random.Random
+) -> list[str]:
+    """Run the worker, SIGKILL it a random moment after its `after`-th `step` line; return
+    the ids it reported finished."""
+    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False", "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-c", WORKER, str(data_dir), job, json.dumps(payload)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    done: list[str] = []
+    try:
+        for line in process.stdout:
+            word, *rest = line.split()
+            if word == step:
+                done.append(rest[0])
+                if len(done) == after:
+                    time.sleep(rng.uniform(0.0, 0.03))  # somewhere inside the next write
+                    process.send_signal(signal.SIGKILL)
+                    break
+            assert word != "done", "the worker finished before it could be killed"
+    finally:
+        process.kill()
+        process.wait(30)
+    assert process.returncode == -signal.SIGKILL
+    return done
+
+
+def article_state(service: NewsService, kb: str, article: Article) -> str:
+    """'present' (record, every chunk, the same lexical rows) or 'absent' (no record, and
+    nothing of it retrievable); anything else fails the test."""
+    store = service.store
+    expected = {c.id for c in service.chunk(article)}
+    if store.has_article(kb, article.id):
+        chunks = store._collection(kb, "chunks").get(where={"article_id": article.id}, include=[])
+        table = store.lexical._table(kb)
+        rows = store.lexical._db.execute(
+            f"SELECT chunk_id FROM {table} WHERE article_id = ?", (article.id,)
+        ).fetchall()
+        assert set(chunks["ids"]) == expected, f"{article.title}: chunks missing in Chroma"
+        assert {r[0] for r in rows} == expected, f"{article.title}: lexical rows differ"
+        assert article.id in {a.id for a in service.list(kb=kb)}
+        return "present"
+    assert article.id not in {a.id for a in service.list(kb=kb)}
+    town = article.title.split()[0]
+    leaked = [p for p in service.retrieve(f"{town} bridge council", kb, k=20)]
+    assert all(p.article_id != article.id for p in leaked), f"{town}: orphan chunk retrieved"
+    return "absent"
+
+
+def test_an_ingest_killed_midway_leaves_whole_articles_and_can_be_rerun(
+    make_service: Callable[..., NewsService], tmp_path: Path
+) -> None:
+    rng = random.Random(SEED)
+    articles = town_articles()
+    after = rng.randint(4, len(articles) - 4)
+    payload = {
+        "settings": CHUNKING,
+        "articles": [{"id": a.id, "title": a.title, "text": a.text} for a in articles],
+    }
+    reported = kill_midway(tmp_path / "store", "ingest", payload, "added", after, rng)
+
+    service = make_service("store", **CHUNKING)
+    states = {a.id: article_state(service, "default", a) for a in articles}
+    assert all(states[article_id] == "present" for article_id in reported)
+    assert "absent" in states.values()  # the kill did land inside the batch
+    assert states[articles[-1].id] == "absent"
+
+    results = service.add_many(articles)  # running the ingest again completes it
+    assert [r.status for r in results] == [
+        "unchanged" if states[a.id] == "present" else "added" for a in articles
+    ]
+    assert all(article_state(service, "default", a) == "present" for a in articles)
+    assert service.store.lexical.count("default") == service.store.count_chunks("default")
+    answer = service.ask("How long was the Kelso crossing closed?")
+    assert "13 months" in answer.answer and not answer.abstained
+
+
+def test_a_removal_killed_midway_leaves_whole_articles_and_can_be_rerun(
+    make_service: Callable[..., NewsService], tmp_path: Path
+) -> None:
+    rng = random.Random(SEED + 1)
+    articles = town_articles()
+    service = make_service("store", **CHUNKING)
+    service.add_many(articles)
+    service.close()  # the embedded store admits one process at a time
+
+    doomed = [a.id for a in articles[:10]]
+    after = rng.randint(3, 7)
+    payload = {"settings": CHUNKING, "ids": doomed}
+    reported = kill_midway(tmp_path / "store", "remove", payload, "removed", after, rng)
+
+    service = make_service("store", **CHUNKING)
+    states = {a.id: article_state(service, "default", a) for a in articles}
+    assert all(states[article_id] == "absent" for article_id in reported)
+    assert all(states[a.id] == "present" for a in articles[10:])
+    assert states[doomed[-1]] == "present"  # killed before the end
+
+    for article_id in doomed:  # running the removal again completes it
+        service.remove(article_id)
+    assert {a.id for a in service.list()} == {a.id for a in articles[10:]}
+    assert all(article_state(service, "default", a) == "absent" for a in articles[:10])
+    answer = service.ask("By how much did traffic through Penrith fall?")
+    assert "25 percent" in answer.answer
+    gone = service.ask("How long was the Arden crossing closed?")
+    assert all(c.article_id not in doomed for c in gone.citations)
