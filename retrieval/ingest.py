@@ -1,0 +1,167 @@
+"""Streaming ingest: sources are read lazily and stored a batch of articles at a time, so memory
+stays flat whatever the corpus size. Re-running after an interruption skips what is stored:
+ids are stable and an article is stored whole or not at all, so nothing is embedded twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from retrieval.articles import JSON_SUFFIXES, SUPPORTED_SUFFIXES, Article, ArticleError
+
+if TYPE_CHECKING:
+    from retrieval.service import AddResult, NewsService
+
+__all__ = [
+    "IngestTally",
+    "batched",
+    "count_articles",
+    "ingest_articles",
+    "ingest_sources",
+    "read_sources",
+]
+
+T = TypeVar("T")
+
+
+@dataclass
+class IngestTally:
+    added: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    chunks: int = 0
+
+    def count(self, result: AddResult) -> None:
+        if result.status == "added":
+            self.added += 1
+        else:
+            self.unchanged += 1
+        self.chunks += result.chunks
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of up to `size` items, in order, drawn lazily."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _is_url(source: str) -> bool:
+    return source.lower().startswith(("http://", "https://"))
+
+
+def _count_file(path: Path) -> int:
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        with path.open("rb") as handle:
+            return sum(1 for line in handle if line.strip())
+    if suffix in JSON_SUFFIXES:
+        data = json.loads(path.read_bytes())
+        return len(data) if isinstance(data, list) else 1
+    return 1
+
+
+def count_articles(source: str) -> int | None:
+    """How many articles a source holds, cheaply (a line count for JSONL), for a progress bar;
+    None when that is not known without loading it."""
+    if _is_url(source):
+        return 1
+    path = Path(source).expanduser()
+    try:
+        if path.is_dir():
+            files = (p for p in path.rglob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES)
+            return sum(_count_file(p) for p in files if p.is_file())
+        return _count_file(path) if path.is_file() else None
+    except (OSError, ValueError):
+        return None  # unreadable or malformed: loading it reports the problem
+
+
+def read_sources(
+    sources: Sequence[str],
+    load: Callable[[str], Iterable[Article]],
+    on_error: Callable[[ArticleError], None],
+) -> Iterator[Article]:
+    """The articles of each source in turn, read as they are needed. A source that fails is
+    reported and the rest go on (articles read from it before the failure are kept)."""
+    for source in sources:
+        try:
+            yield from load(source)
+        except ArticleError as exc:
+            on_error(exc)
+
+
+def ingest_articles(
+    service: NewsService,
+    articles: Iterable[Article],
+    *,
+    kb: str,
+    batch_articles: int = 1000,
+    on_result: Callable[[AddResult], None] | None = None,
+    on_error: Callable[[ArticleError], None] | None = None,
+    tally: IngestTally | None = None,
+) -> IngestTally:
+    """Add `articles` (any iterable, drawn lazily) `batch_articles` at a time."""
+    tally = tally or IngestTally()
+
+    def failed(exc: ArticleError) -> None:
+        tally.failed += 1
+        if on_error is not None:
+            on_error(exc)
+
+    def storable(articles: Iterable[Article]) -> Iterator[Article]:
+        # An article the service would refuse fails alone here, not the batch it is in.
+        for article in articles:
+            if len(article.text) > service.max_article_chars:
+                failed(
+                    ArticleError(
+                        f"{article.title!r}: the article is too long ({len(article.text)} "
+                        f"characters; the limit is {service.max_article_chars})"
+                    )
+                )
+            else:
+                yield article
+
+    def stored(result: AddResult) -> None:
+        tally.count(result)
+        if on_result is not None:
+            on_result(result)
+
+    for batch in batched(storable(articles), batch_articles):
+        try:
+            service.add_many(batch, kb=kb, on_result=stored)
+        except ArticleError as exc:
+            failed(exc)
+    return tally
+
+
+def ingest_sources(
+    service: NewsService,
+    sources: Sequence[str],
+    *,
+    kb: str,
+    batch_articles: int = 1000,
+    on_result: Callable[[AddResult], None] | None = None,
+    on_error: Callable[[ArticleError], None] | None = None,
+) -> IngestTally:
+    """Add every article of `sources` (paths or URLs), `batch_articles` at a time."""
+    tally = IngestTally()
+
+    def failed(exc: ArticleError) -> None:
+        tally.failed += 1
+        if on_error is not None:
+            on_error(exc)
+
+    return ingest_articles(
+        service,
+        read_sources(sources, service.load, failed),
+        kb=kb,
+        batch_articles=batch_articles,
+        on_result=on_result,
+        on_error=on_error,
+        tally=tally,
+    )

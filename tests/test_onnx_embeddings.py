@@ -1,0 +1,106 @@
+"""The int8 ONNX backend: exported locally, cached, and in agreement with torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval import onnx_embeddings
+from retrieval.articles import Article
+from retrieval.config import Settings
+from retrieval.embeddings import SentenceEmbeddings, load_embeddings
+from retrieval.onnx_embeddings import OnnxEmbeddings, export_int8_model
+from retrieval.service import build_service
+
+SENTENCES = [
+    "China declined a US request for a meeting between defence chiefs.",
+    "Quarterly profits at US media giant TimeWarner jumped 76% to $1.13bn.",
+    "Who won the 2022 World Cup?",
+    "Dock workers at the port of Rotterdam voted on Saturday to end a nine-day strike.",
+    "The operator agreed to a 6% pay rise over two years.",
+    "x",
+    "A very long passage about the economy. " * 60,  # beyond the 256-token limit
+]
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def onnx(model_cache: Path) -> OnnxEmbeddings:
+    model = OnnxEmbeddings(cache_dir=model_cache)
+    model.encode(["warm up"])  # exports once for the session (about 10-30 s)
+    return model
+
+
+def test_onnx_vectors_agree_with_torch(
+    onnx: OnnxEmbeddings, embeddings: SentenceEmbeddings
+) -> None:
+    ours = onnx.encode(SENTENCES)
+    theirs = embeddings.encode(SENTENCES)
+    assert ours.shape == theirs.shape == (len(SENTENCES), 384) and ours.dtype == np.float32
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    cosines = (ours * theirs).sum(axis=1)
+    assert cosines.mean() >= 0.99 and cosines.min() >= 0.97, cosines
+
+
+def test_batching_moves_vectors_only_slightly(onnx: OnnxEmbeddings) -> None:
+    # Dynamic quantisation scales activations per batch, so a batch's other texts nudge a
+    # vector; order within the call does not matter.
+    alone = np.stack([onnx.encode([s])[0] for s in SENTENCES])
+    together = onnx.encode(SENTENCES)
+    assert (alone * together).sum(axis=1).min() >= 0.97
+    assert np.array_equal(onnx.encode(SENTENCES), together)
+    assert np.allclose(onnx.encode(SENTENCES[::-1])[::-1], together, atol=1e-6)
+    assert onnx.encode([]).shape == (0, 384)
+
+
+def test_the_export_is_cached(
+    onnx: OnnxEmbeddings, model_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_export(*_: object) -> None:
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(onnx_embeddings, "_export", no_export)
+    again = OnnxEmbeddings(cache_dir=model_cache)
+    assert np.allclose(again.encode(SENTENCES[:2]), onnx.encode(SENTENCES[:2]))
+    exported = [p for p in model_cache.iterdir() if not p.name.startswith(".")]
+    assert len(exported) == 1 and (exported[0] / "model-int8.onnx").exists()
+    assert export_int8_model("all-MiniLM-L6-v2", model_cache).directory == exported[0]
+
+
+def test_a_new_model_version_gets_a_new_export(tmp_path: Path) -> None:
+    model = tmp_path / "my-model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "model.safetensors").write_bytes(b"v1")
+    first = onnx_embeddings._cache_key(str(model), str(model))
+    assert first == onnx_embeddings._cache_key(str(model), str(model))
+    (model / "model.safetensors").write_bytes(b"v2, retrained")
+    assert onnx_embeddings._cache_key(str(model), str(model)) != first
+    assert first.startswith("my-model-")
+
+
+def test_the_backend_is_chosen_by_settings(tmp_path: Path) -> None:
+    chosen = load_embeddings(Settings(data_dir=tmp_path, embedding_backend="onnx-int8"))
+    assert isinstance(chosen, OnnxEmbeddings) and chosen.cache_dir == tmp_path / "models"
+    assert type(load_embeddings(Settings(data_dir=tmp_path))) is SentenceEmbeddings
+    with pytest.raises(ValueError, match="embedding_backend"):
+        Settings(embedding_backend="cuda")  # type: ignore[arg-type]
+
+
+def test_the_service_answers_on_the_onnx_backend(
+    onnx: OnnxEmbeddings, seed_article: Article, tmp_path: Path
+) -> None:
+    service = build_service(Settings(data_dir=tmp_path / "onnx-store"), embeddings=onnx)
+    try:
+        service.add(seed_article)
+        answer = service.ask("Why did China refuse the meeting?")
+        assert not answer.abstained
+        assert "[1]" in answer.answer and answer.citations[0].quote in seed_article.text
+    finally:
+        service.close()
