@@ -14,6 +14,7 @@ from retrieval.service import NewsService, QuestionError
 
 __all__ = ["load_demo_if_empty", "run_chat"]
 
+CHECKED_HEADER = "Checked against the sources:"
 HELP = "Ask a question. /sources shows the passages behind the last answer; /quit leaves."
 
 
@@ -37,6 +38,12 @@ def run_chat(service: NewsService, *, kb: str = "default") -> None:
     click.echo(f"newsbot chat — {count} article(s) in {kb!r}. {HELP}")
     history: list[Turn] = []
     last: Answer | None = None
+    streamed: list[str] = []  # the tokens of the answer being written, when the model streams
+
+    def show(token: str) -> None:
+        streamed.append(token)
+        click.echo(token, nl=False)
+
     while True:
         try:
             line = click.prompt("you", prompt_suffix="> ", default="", show_default=False)
@@ -57,11 +64,15 @@ def run_chat(service: NewsService, *, kb: str = "default") -> None:
         if line.startswith("/"):
             click.echo(f"Unknown command {line.split()[0]}. {HELP}")
             continue
+        streamed.clear()
         try:
-            last = service.ask(line, kb=kb, history=history)
+            last = service.ask(line, kb=kb, history=history, on_token=show)
         except QuestionError as exc:
             click.echo(f"error: {exc}")
             continue
         history.append(Turn(last.standalone_question or line, last.answer))
+        if streamed:
+            # what streamed is the model's draft; what follows is what its sources support
+            click.echo(f"\n\n{CHECKED_HEADER}")
         click.echo(render_answer(last))
         click.echo()

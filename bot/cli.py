@@ -63,12 +63,13 @@ class NewsbotGroup(click.Group):
         from pydantic import ValidationError
 
         from retrieval.articles import ArticleError
+        from retrieval.chat_models import ModelConfigError
         from retrieval.service import QuestionError
         from retrieval.store import StoreError
 
         try:
             return super().invoke(ctx)
-        except (ArticleError, QuestionError, StoreError) as exc:
+        except (ArticleError, ModelConfigError, QuestionError, StoreError) as exc:
             fail(str(exc))
         except ValidationError as exc:
             first = exc.errors()[0]
@@ -90,42 +91,36 @@ def main(ctx: click.Context) -> None:
 @KB_OPTION
 @click.pass_obj
 def ingest(obj: Context, sources: tuple[str, ...], kb: str) -> None:
-    """Add articles from files (.txt .md .html .json .jsonl), folders or http(s) URLs."""
-    from retrieval.articles import ArticleError
+    """Add articles from files (.txt .md .html .json .jsonl), folders or http(s) URLs.
+
+    Streams: articles are stored a batch at a time, and running it again after an
+    interruption skips what is already stored."""
+    from retrieval.ingest import count_articles, ingest_sources
 
     service = obj.service
-    articles: list[Any] = []
-    failed = 0
-    for source in sources:
-        try:
-            articles.extend(service.load(source))
-        except ArticleError as exc:
-            failed += 1
-            click.echo(f"error: {exc}", err=True)
-    counts = {"added": 0, "unchanged": 0}
-    chunks = 0
-    if articles:
-        show_bar = len(articles) > 1 and sys.stderr.isatty()
-        with click.progressbar(
-            length=len(articles), label="Ingesting", file=sys.stderr, hidden=not show_bar
-        ) as bar:
-
-            def progress(result: Any) -> None:
-                nonlocal chunks
-                counts[result.status] += 1
-                chunks += result.chunks
-                bar.update(1)
-
-            try:
-                service.add_many(articles, kb=kb, on_result=progress)
-            except ArticleError as exc:
-                failed += 1
-                click.echo(f"error: {exc}", err=True)
+    counts = [count_articles(source) for source in sources]
+    total = None if None in counts else sum(c for c in counts if c is not None)
+    show_bar = total is not None and total > 1 and sys.stderr.isatty()
+    with click.progressbar(
+        length=total or 0,
+        label="Ingesting",
+        file=sys.stderr,
+        hidden=not show_bar,
+        show_pos=True,
+    ) as bar:
+        tally = ingest_sources(
+            service,
+            sources,
+            kb=kb,
+            batch_articles=obj.settings.ingest_batch_articles,
+            on_result=lambda _: bar.update(1),
+            on_error=lambda exc: click.echo(f"\rerror: {exc}", err=True),
+        )
     click.echo(
-        f"added {counts['added']}, unchanged {counts['unchanged']}, failed {failed} "
-        f"({chunks} chunks)"
+        f"added {tally.added}, unchanged {tally.unchanged}, failed {tally.failed} "
+        f"({tally.chunks} chunks)"
     )
-    if failed:
+    if tally.failed:
         sys.exit(1)
 
 
@@ -179,11 +174,26 @@ def remove(obj: Context, article_id: str, kb: str) -> None:
 
 @main.command(name="eval")
 @click.argument("questions", type=click.Path(path_type=Path))
-@click.option("--corpus", required=True, type=click.Path(path_type=Path), help="Corpus JSONL.")
+@click.option(
+    "--corpus",
+    "corpus",
+    required=True,
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Corpus file (JSONL or any article file); repeat to combine several.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
 @click.option("--baseline", is_flag=True, help="Also run the tutorial setup, for comparison.")
+@click.option("--sweep", is_flag=True, help="Also show the abstention trade-off by threshold.")
 @click.pass_obj
-def evaluate(obj: Context, questions: Path, corpus: Path, as_json: bool, baseline: bool) -> None:
+def evaluate(
+    obj: Context,
+    questions: Path,
+    corpus: tuple[Path, ...],
+    as_json: bool,
+    baseline: bool,
+    sweep: bool,
+) -> None:
     """Measure retrieval, answers and abstention on QUESTIONS (JSONL) over a corpus."""
     from retrieval.evaluation import run_eval
 
@@ -191,19 +201,37 @@ def evaluate(obj: Context, questions: Path, corpus: Path, as_json: bool, baselin
         if sys.stderr.isatty() and (done % 25 == 0 or done == total):
             click.echo(f"\r{system}: {done}/{total}", err=True, nl=done == total)
 
-    report = run_eval(obj.settings, questions, corpus, with_baseline=baseline, progress=progress)
+    report = run_eval(
+        obj.settings,
+        questions,
+        list(corpus),
+        with_baseline=baseline,
+        sweep=sweep,
+        progress=progress,
+    )
     if as_json:
         click.echo(json.dumps(report))
         return
     other = report.get("baseline", {})
     click.echo(f"{'metric':<28}{'newsbot':>10}" + (f"{'baseline':>10}" if other else ""))
     for key, value in report.items():
-        if key == "baseline":
+        if key in ("baseline", "abstention_sweep"):
             continue
         line = f"{key:<28}{_fmt(value):>10}"
         if other:
             line += f"{_fmt(other.get(key)):>10}"
         click.echo(line)
+    if report.get("abstention_sweep"):
+        columns = [
+            "min_score",
+            "answer_accuracy",
+            "false_abstain_rate",
+            "unanswerable_abstain_rate",
+        ]
+        click.echo("\nabstention trade-off (abstain when the lead sentence scores below min_score)")
+        click.echo("".join(f"{c:>27}" for c in columns))
+        for row in report["abstention_sweep"]:
+            click.echo("".join(f"{_fmt(row[c]):>27}" for c in columns))
 
 
 def _fmt(value: Any) -> str:
@@ -212,3 +240,60 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3f}" if value < 10 else f"{value:.1f}"
     return str(value)
+
+
+@main.command(name="discord")
+@click.pass_obj
+def run_discord(obj: Context) -> None:
+    """Run the Discord bot (token from DISCORD_TOKEN, in the environment or .env)."""
+    settings = obj.settings
+    token = settings.discord_token
+    if token is None or not token.get_secret_value().strip():
+        fail(
+            "set DISCORD_TOKEN (in the environment or .env) to your bot's token from "
+            "https://discord.com/developers/applications"
+        )
+    from bot.discord_bot.app import DiscordSetupError, run_bot  # discord.py loads only here
+
+    try:
+        run_bot(settings)
+    except DiscordSetupError as exc:
+        fail(str(exc))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
+@click.option("--quick", is_flag=True, help="Run at a tenth of the size, for a fast look.")
+@click.option(
+    "--eval-set",
+    type=click.Choice(["rtqa", "rgb", "none"]),
+    default=None,
+    help="Eval run under torch and under onnx-int8, to compare them "
+    "[default: rtqa; none with --quick].",
+)
+@click.option(
+    "--results",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder for latest.json and scaling.png [default: benchmarks/results].",
+)
+def bench(as_json: bool, quick: bool, eval_set: str | None, results: Path | None) -> None:
+    """Measure ingest and query speed, memory and cold start (see benchmarks/README.md)."""
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "benchmarks" / "performance").is_dir():
+        fail("`newsbot bench` runs from a source checkout: benchmarks/ is not installed")
+    sys.path.insert(0, str(root))
+    from benchmarks.performance.report import render_markdown, render_text
+    from benchmarks.performance.runner import run_bench
+
+    result = run_bench(
+        quick=quick,
+        results_dir=results or root / "benchmarks" / "results",
+        eval_set=None if eval_set == "none" or (quick and eval_set is None) else eval_set or "rtqa",
+        log=lambda line: click.echo(line, err=True),
+    )
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        click.echo(render_text(result))
+        click.echo("\n" + render_markdown(result))

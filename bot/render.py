@@ -7,7 +7,14 @@ import textwrap
 from retrieval.answers import Answer, Citation
 from retrieval.store import Passage, StoredArticle
 
-__all__ = ["render_answer", "render_articles", "render_passages", "short_quote", "source_line"]
+__all__ = [
+    "dropped_note",
+    "render_answer",
+    "render_articles",
+    "render_passages",
+    "short_quote",
+    "source_line",
+]
 
 
 def source_line(citation: Citation | Passage) -> str:
@@ -28,6 +35,8 @@ def render_answer(answer: Answer, width: int = 88) -> str:
     lines = textwrap.wrap(answer.answer, width) or [answer.answer]
     if answer.notice:
         lines.insert(0, f"({answer.notice})")
+    if answer.dropped and not answer.notice:
+        lines.append(f"({dropped_note(answer.dropped)})")
     if answer.citations:
         lines += ["", "Sources:"]
         for citation in answer.citations:
@@ -37,6 +46,13 @@ def render_answer(answer: Answer, width: int = 88) -> str:
             if citation.url:
                 lines.append(f"    {citation.url}")
     return "\n".join(lines)
+
+
+def dropped_note(dropped: list[str]) -> str:
+    """Says plainly that generated sentences were removed, and which."""
+    count = f"{len(dropped)} sentence{'s' if len(dropped) != 1 else ''}"
+    quoted = "; ".join(f"“{short_quote(s, 80)}”" for s in dropped)
+    return f"Removed {count} the cited passages do not support: {quoted}"
 
 
 def render_passages(passages: list[Passage], width: int = 88) -> str:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retrieval.store import Passage
 
-__all__ = ["ABSTAIN_TEXT", "Answer", "Citation"]
+if TYPE_CHECKING:
+    from retrieval.extractive import Evidence
+
+__all__ = ["ABSTAIN_TEXT", "Answer", "Citation", "Draft"]
 
 ABSTAIN_TEXT = "The articles I have don't answer that."
 
@@ -22,6 +25,22 @@ class Citation:
     published_at: str | None
     quote: str
     chunk_id: str
+    verified: bool = True  # the cited passage supports the sentence (see citation_check.py)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What an answerer composes; the chain turns it into an `Answer`. `answerer` names who
+    wrote it when that is not the configured answerer (a fallback); `dropped` holds generated
+    sentences the citation check removed."""
+
+    text: str
+    citations: list[Citation]
+    abstained: bool
+    evidence: list[Evidence]
+    answerer: str | None = None
+    dropped: list[str] = field(default_factory=list)
+    notice: str | None = None
 
 
 @dataclass
@@ -35,6 +54,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     standalone_question: str | None = None
     notice: str | None = None
+    dropped: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The `ask --json` contract of DESIGN.md."""
@@ -54,4 +74,5 @@ class Answer:
             ],
             "answerer": self.answerer,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            "dropped": list(self.dropped),
         }

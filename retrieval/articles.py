@@ -177,17 +177,31 @@ def _read_text_file(path: Path) -> str:
         raise ArticleError(f"{path}: not UTF-8 text") from None
 
 
-def _load_json(path: Path, raw: str) -> Iterator[Article]:
-    if path.suffix.lower() == ".jsonl":
-        for number, line in enumerate(raw.splitlines(), start=1):
+def _load_jsonl(path: Path) -> Iterator[Article]:
+    """One article per line, read as they are needed: memory does not grow with the file."""
+    with path.open("rb") as handle:
+        if b"\x00" in handle.read(8192):
+            raise ArticleError(f"{path}: looks like a binary file, not text")
+        handle.seek(0)
+        empty = True
+        for number, data in enumerate(handle, start=1):
+            try:
+                line = data.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                raise ArticleError(f"{path}:{number}: not UTF-8 text") from None
             if line.strip():
+                empty = False
                 where = f"{path}:{number}"
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise ArticleError(f"{where}: invalid JSON ({exc.msg})") from None
                 yield article_from_dict(record, where)
-        return
+        if empty:
+            raise ArticleError(f"{path}: the file is empty")
+
+
+def _load_json(path: Path, raw: str) -> Iterator[Article]:
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -203,6 +217,9 @@ def load_file(path: Path) -> Iterator[Article]:
         raise ArticleError(
             f"{path}: unsupported file type (use {', '.join(sorted(SUPPORTED_SUFFIXES))})"
         )
+    if suffix == ".jsonl":
+        yield from _load_jsonl(path)
+        return
     raw = _read_text_file(path)
     if suffix in JSON_SUFFIXES:
         yield from _load_json(path, raw)

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from retrieval.terms import content_terms
+from retrieval.terms import STOP_WORDS, content_terms, tokens
 
 __all__ = ["Turn", "condense_question", "is_follow_up"]
 
@@ -30,14 +30,39 @@ def is_follow_up(question: str) -> bool:
     return len(content_terms(question)) <= 2 or bool(_REFERS_BACK.search(question))
 
 
+_PERSONAL = re.compile(r"\b(he|she|him|her|his|hers|they|them|their)\b", re.I)
+
+
+def subject_of(question: str, *, names_only: bool) -> str:
+    """What a question is about: its names (capitalised words after the first, numbers) and,
+    unless `names_only`, its other content words. "When were the sanctions on Li imposed?"
+    gives "Li", or "Li sanctions imposed"."""
+    words = tokens(question)
+    names = [
+        w
+        for i, w in enumerate(words)
+        if w.lower() not in STOP_WORDS and ((i > 0 and w[0].isupper()) or w[0].isdigit())
+    ]
+    if names_only and names:
+        return " ".join(dict.fromkeys(names))
+    rest = [w for w in words[1:] if w.lower() not in STOP_WORDS and w not in names]
+    return " ".join(dict.fromkeys(names + rest))
+
+
 def condense_question(question: str, history: Sequence[Turn]) -> str:
-    """The question, followed by the previous standalone question when it is a follow-up.
+    """A follow-up, with the subject of the conversation added: "and who is he? (Li)",
+    "why? (China refuse meeting)".
 
     The new question comes first, so its kind (why/when/who ...) is what the answerer reads;
-    the earlier question supplies the names and subject the follow-up leaves out.
+    the earlier turn supplies what the follow-up leaves out. A "he" or "they" points at a
+    name, so only the names are added (the earlier question's other words would pull back
+    the earlier answer); a bare "why?" or "when was that?" points at the whole event. The
+    earlier question was itself condensed, so the subject carries through a chain.
     """
     question = question.strip()
     if not history or not is_follow_up(question):
         return question
-    previous = history[-1].question.strip()
-    return f"{question} ({previous})"
+    subject = subject_of(history[-1].question, names_only=bool(_PERSONAL.search(question)))
+    if not subject or subject.lower() in question.lower():
+        return question
+    return f"{question} ({subject})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,7 +34,12 @@ class Settings(BaseSettings):
         description="Sentence-transformers model: a local path or name; the default is the "
         "packaged offline all-MiniLM-L6-v2.",
     )
-    embedding_batch_size: int = Field(default=64, ge=1, description="Chunks embedded per batch.")
+    embedding_batch_size: int = Field(
+        default=32,
+        ge=1,
+        description="Texts embedded per model call; unset, 32 for torch and 16 for onnx-int8 "
+        "(fastest when measured on 2 CPU cores: small batches stay in cache).",
+    )
     llm: str = Field(
         default="extractive",
         description="Answerer: 'extractive' (no language model), 'ollama:MODEL' or 'openai:MODEL'.",
@@ -66,3 +72,92 @@ class Settings(BaseSettings):
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
+
+    # -- Discord --
+    discord_rate_limit: int = Field(
+        default=5,
+        ge=0,
+        description="Questions each Discord user may ask per minute (0 = no limit).",
+    )
+    discord_guild_rate_limit: int = Field(
+        default=60,
+        ge=0,
+        description="Questions all the members of one Discord server together may ask per "
+        "minute (0 = no limit); keeps one busy or hostile server from starving the others.",
+    )
+    discord_add_permission: Literal["manage_guild", "administrator", "everyone"] = Field(
+        default="manage_guild",
+        description="Who may add and remove a server's articles: members with Manage Server, "
+        "administrators only, or everyone.",
+    )
+    discord_dm_kb: str | None = Field(
+        default=None,
+        description="Knowledge base that direct messages to the bot use; unset = DMs are declined.",
+    )
+    discord_sync_guild: int | None = Field(
+        default=None,
+        description="Sync slash commands to this one server id only (shows at once; for "
+        "development); unset = sync them globally.",
+    )
+    discord_shards: str | None = Field(
+        default=None,
+        pattern=r"^(auto|[1-9][0-9]*)$",
+        description="Sharding: unset = one gateway connection; 'auto' = as many shards as "
+        "Discord recommends; a number = that many (Discord requires shards from 2,500 servers).",
+    )
+
+    # -- Language models --
+    llm_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds a language model may take for a whole answer (connecting, "
+        "thinking and streaming); past it the extractive answer is given, with a notice.",
+    )
+    llm_max_tokens: int = Field(
+        default=400, ge=16, le=32_768, description="Most tokens a language model may generate."
+    )
+    llm_temperature: float = Field(
+        default=0.1, ge=0.0, le=2.0, description="Sampling temperature of the language model."
+    )
+    llm_condense: bool = Field(
+        default=True,
+        description="Let the language model rewrite follow-up questions to stand alone "
+        "(otherwise, and when it fails, the previous question is appended).",
+    )
+    citation_check: Literal["remove", "mark"] = Field(
+        default="remove",
+        description="What happens to a generated sentence its cited passage does not support: "
+        "'remove' it, or 'mark' it (unverified) and keep it.",
+    )
+    citation_min_similarity: float = Field(
+        default=0.60,
+        ge=0.0,
+        le=1.0,
+        description="How close in meaning (cosine, embedding model) a generated sentence must "
+        "be to a sentence of its cited passage; chosen on data, see retrieval/citation_check.py.",
+    )
+
+    # -- Performance --
+    embedding_backend: Literal["torch", "onnx-int8"] = Field(
+        default="torch",
+        description="How the embedding model runs: 'torch' (sentence-transformers), or "
+        "'onnx-int8' (exported once to ONNX with int8 weights and cached, see model_cache_dir; "
+        "about 1.8x faster on a CPU). Their vectors agree within 0.99 cosine, so a store "
+        "built with one can be queried with the other.",
+    )
+    model_cache_dir: Path | None = Field(
+        default=None,
+        description="Where exported ONNX models are cached; unset = data_dir/models.",
+    )
+    ingest_group_chunks: int = Field(
+        default=256,
+        ge=1,
+        description="Chunks embedded, then stored, together while ingesting: each group is "
+        "committed at once (larger groups write faster, smaller ones show progress sooner).",
+    )
+    ingest_batch_articles: int = Field(
+        default=1000,
+        ge=1,
+        description="Articles `newsbot ingest` reads, embeds and stores at a time; memory "
+        "stays flat whatever the corpus size.",
+    )

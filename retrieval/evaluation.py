@@ -27,7 +27,7 @@ __all__ = [
     "summarise",
 ]
 
-CACHE_FORMAT = "1"
+CACHE_FORMAT = "2"  # bump when what is stored for a corpus changes
 
 
 @dataclass(frozen=True)
@@ -93,12 +93,15 @@ def load_questions(path: Path) -> list[EvalQuestion]:
     return questions
 
 
-def load_corpus(path: Path) -> list[Any]:
+def load_corpus(paths: Sequence[Path]) -> list[Any]:
     from retrieval.articles import load_path
 
-    if not path.is_file():
-        raise ArticleError(f"{path}: no such corpus file")
-    return list(load_path(path))
+    articles: list[Any] = []
+    for path in paths:
+        if not path.is_file():
+            raise ArticleError(f"{path}: no such corpus file")
+        articles.extend(load_path(path))
+    return articles
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -155,9 +158,40 @@ def summarise(outcomes: list[Outcome]) -> dict[str, Any]:
     }
 
 
-def corpus_cache_dir(root: Path, corpus: Path, settings_key: dict[str, Any]) -> Path:
+def abstention_sweep(
+    scored: Sequence[tuple[EvalQuestion, float, str]], steps: int = 12
+) -> list[dict[str, float | None]]:
+    """For thresholds across the lead-sentence scores: what abstaining below each would give."""
+    leads = sorted(score for _, score, _ in scored if score != float("-inf"))
+    if not leads:
+        return []
+    cuts = sorted({round(leads[int(i * (len(leads) - 1) / steps)], 3) for i in range(steps + 1)})
+    rows = []
+    for cut in cuts:
+        outcomes = [
+            Outcome(q, [], "" if score < cut else text, score < cut, 0.0)
+            for q, score, text in scored
+        ]
+        figures = summarise(outcomes)
+        rows.append(
+            {
+                "min_score": cut,
+                "answer_accuracy": figures["answer_accuracy"],
+                "false_abstain_rate": figures["false_abstain_rate"],
+                "unanswerable_abstain_rate": figures["unanswerable_abstain_rate"],
+                "abstain_precision": figures["abstain_precision"],
+            }
+        )
+    return rows
+
+
+def corpus_cache_dir(root: Path, corpus: Sequence[Path], settings_key: dict[str, Any]) -> Path:
     """A store directory keyed by the corpus bytes and every setting that shapes the index."""
-    digest = hashlib.sha256(corpus.read_bytes())
+    digest = hashlib.sha256()
+    for path in corpus:
+        if not path.is_file():
+            raise ArticleError(f"{path}: no such corpus file")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
     digest.update(json.dumps({**settings_key, "format": CACHE_FORMAT}, sort_keys=True).encode())
     return root / digest.hexdigest()[:20]
 
@@ -177,31 +211,36 @@ def cached_build(directory: Path, build: Callable[[Path], object]) -> bool:
 def run_eval(
     settings: Any,
     questions_path: Path,
-    corpus_path: Path,
+    corpus_paths: Sequence[Path],
     *,
     with_baseline: bool = False,
+    sweep: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Metrics for newsbot (and the tutorial baseline) over one question set and corpus."""
+    """Metrics for newsbot (and the tutorial baseline) over one question set and corpus;
+    `sweep` adds the abstention trade-off of the extractive answerer over its threshold."""
     from retrieval.baseline import TutorialBaseline
-    from retrieval.embeddings import SentenceEmbeddings
+    from retrieval.embeddings import load_embeddings
+    from retrieval.extractive import ExtractiveAnswerer
     from retrieval.service import build_service
 
     questions = load_questions(questions_path)
-    embeddings = SentenceEmbeddings(settings.embedding_model, settings.embedding_batch_size)
+    embeddings = load_embeddings(settings)
     cache_root = settings.data_dir / "eval-cache"
     key = {
         "model": settings.embedding_model,
         "chunk_size": settings.chunk_size,
         "chunk_overlap": settings.chunk_overlap,
     }
-    store_dir = corpus_cache_dir(cache_root, corpus_path, key)
+    if settings.embedding_backend != "torch":  # (torch keeps the cache keys it had)
+        key["backend"] = settings.embedding_backend
+    store_dir = corpus_cache_dir(cache_root, corpus_paths, key)
     store_settings = settings.model_copy(update={"data_dir": store_dir, "chroma_url": None})
 
     def build_store(_: Path) -> None:
         service = build_service(store_settings, embeddings=embeddings)
         try:
-            service.add_many(load_corpus(corpus_path))
+            service.add_many(load_corpus(corpus_paths))
         finally:
             service.close()
 
@@ -209,10 +248,17 @@ def run_eval(
     cached = cached_build(store_dir, build_store)
     report: dict[str, Any] = {}
     service = build_service(store_settings, embeddings=embeddings)
+    never_abstains = ExtractiveAnswerer(embeddings, min_score=float("-inf"))
+    scored: list[tuple[EvalQuestion, float, str]] = []
     try:
         outcomes = []
         for index, q in enumerate(questions):
-            ranked = [p.text for p in service.retrieve(q.question, k=10)]
+            passages = service.retrieve(q.question, k=10)
+            ranked = [p.text for p in passages]
+            if sweep:
+                draft = never_abstains.answer(q.question, passages[: service.top_k])
+                lead = draft.evidence[0].score if draft.evidence else float("-inf")
+                scored.append((q, lead, draft.text))
             answer = service.ask(q.question)
             outcomes.append(
                 Outcome(q, ranked, answer.answer, answer.abstained, answer.timings_ms["total"])
@@ -222,14 +268,16 @@ def run_eval(
     finally:
         service.close()
     report.update(summarise(outcomes))
+    if sweep:
+        report["abstention_sweep"] = abstention_sweep(scored)
     report["index_cached"] = cached
     report["seconds"] = round(time.perf_counter() - started, 1)
 
     if with_baseline:
         started = time.perf_counter()
-        baseline_dir = corpus_cache_dir(cache_root, corpus_path, {"baseline": "1000/200"})
+        baseline_dir = corpus_cache_dir(cache_root, corpus_paths, {"baseline": "1000/200"})
         cached = cached_build(
-            baseline_dir, lambda d: TutorialBaseline(embeddings, d).build(load_corpus(corpus_path))
+            baseline_dir, lambda d: TutorialBaseline(embeddings, d).build(load_corpus(corpus_paths))
         )
         baseline = TutorialBaseline(embeddings, baseline_dir)
         outcomes = []

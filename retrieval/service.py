@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from retrieval.answers import Answer
 from retrieval.articles import Article, ArticleError, load_path
 from retrieval.chain import build_answer_chain
 from retrieval.chunking import Chunk, embedding_text, split_article
-from retrieval.condense import Turn
-from retrieval.store import ArticleStore, Passage, StoredArticle
+from retrieval.condense import Turn, condense_question
+from retrieval.retrievers import HybridRetriever
+from retrieval.store import ArticleStore, Passage, StoredArticle, body_key
 
 if TYPE_CHECKING:
     from retrieval.config import Settings
     from retrieval.embeddings import SentenceEmbeddings
     from retrieval.extractive import ExtractiveAnswerer
+    from retrieval.generative import GenerativeAnswerer
 
 __all__ = ["AddResult", "NewsService", "QuestionError", "build_service", "is_url"]
 
 DEFAULT_KB = "default"
-_EMBED_GROUP = 256  # chunks embedded per model call during ingest
 
 
 class QuestionError(ValueError):
@@ -35,6 +37,7 @@ class AddResult:
     title: str
     chunks: int
     status: Literal["added", "unchanged"]
+    duplicate_of: str | None = None  # the stored article with the same body, if that is why
 
 
 def is_url(source: str) -> bool:
@@ -47,13 +50,15 @@ class NewsService:
         *,
         store: ArticleStore,
         embeddings: SentenceEmbeddings,
-        answerer: ExtractiveAnswerer,
+        answerer: ExtractiveAnswerer | GenerativeAnswerer,
+        condense: Callable[[str, Sequence[Turn]], str] = condense_question,
         chunk_size: int = 600,
         chunk_overlap: int = 120,
         top_k: int = 4,
         max_question_chars: int = 1000,
         max_article_chars: int = 500_000,
         fetch: Callable[[str], Article] | None = None,
+        ingest_group: int = 256,
     ) -> None:
         self.store = store
         self.embeddings = embeddings
@@ -64,20 +69,24 @@ class NewsService:
         self.max_question_chars = max_question_chars
         self.max_article_chars = max_article_chars
         self._fetch = fetch
+        self.ingest_group = ingest_group
+        self.retriever = HybridRetriever(store, embeddings)
         self._chain = build_answer_chain(
-            retrieve=self.retrieve, compose=answerer.answer, answerer_name=answerer.name
+            retrieve=self.retrieve,
+            compose=answerer.answer,
+            answerer_name=answerer.name,
+            condense_with=condense,
         )
+
+    @property
+    def streams(self) -> bool:
+        """Whether answers arrive token by token (`ask(on_token=...)`) before being checked."""
+        return bool(getattr(self.answerer, "streams", False))
 
     # -- asking ------------------------------------------------------------------------
     def retrieve(self, question: str, kb: str = DEFAULT_KB, k: int | None = None) -> list[Passage]:
-        """The k best passages, without repeats: the same story stored twice (another
-        headline, another id) must not fill the top k."""
-        k = k or self.top_k
-        vector = self.embeddings.embed_query(question)
-        unique: dict[str, Passage] = {}
-        for passage in self.store.search(kb, vector, 3 * k):
-            unique.setdefault(" ".join(passage.text.lower().split()), passage)
-        return list(unique.values())[:k]
+        """The k best passages (hybrid: dense and BM25, fused), without repeats."""
+        return self.retriever.retrieve(question, kb, k or self.top_k)
 
     def ask(
         self,
@@ -86,6 +95,7 @@ class NewsService:
         kb: str = DEFAULT_KB,
         k: int | None = None,
         history: Sequence[Turn] = (),
+        on_token: Callable[[str], None] | None = None,
     ) -> Answer:
         question = question.strip()
         if not question:
@@ -98,7 +108,19 @@ class NewsService:
         if k is not None and not 1 <= k <= 50:
             raise QuestionError("k must be between 1 and 50")
         state = {"question": question, "history": list(history), "kb": kb, "k": k or self.top_k}
-        return self._chain.invoke(state)
+        if on_token is not None and self.streams:
+            state["on_token"] = on_token
+        answer = self._chain.invoke(state)
+        # An article removed while this answer was composed from its passages: answer again,
+        # so no citation ever names an article that is gone (retrieval no longer finds it).
+        for _ in range(3):
+            cited = {c.article_id for c in answer.citations}
+            if all(self.store.has_article(kb, article_id) for article_id in cited):
+                break
+            answer = self._chain.invoke({**state, "on_token": None})  # tokens already streamed
+        else:
+            raise RuntimeError("the articles kept changing while the question was answered")
+        return answer
 
     # -- adding ------------------------------------------------------------------------
     def load(self, source: str) -> Iterator[Article]:
@@ -109,6 +131,14 @@ class NewsService:
             yield self._fetch(source)
         else:
             yield from load_path(Path(source).expanduser())
+
+    def fetch(self, url: str) -> Article:
+        """The article at an http(s) URL, and never a local file: for sources from strangers."""
+        if not is_url(url):
+            raise ArticleError(f"{url[:200]}: only http:// and https:// web addresses")
+        if self._fetch is None:
+            raise ArticleError(f"{url}: fetching URLs is not enabled")
+        return self._fetch(url)
 
     def chunk(self, article: Article) -> list[Chunk]:
         if len(article.text) > self.max_article_chars:
@@ -128,37 +158,60 @@ class NewsService:
         kb: str = DEFAULT_KB,
         on_result: Callable[[AddResult], None] | None = None,
     ) -> list[AddResult]:
-        """Store articles not yet known, embedding their chunks in large batches."""
+        """Store articles not yet known, embedding and writing their chunks in groups of
+        about `ingest_group` chunks. A second thread embeds each group while this one writes
+        the group before it, so the store's time overlaps the model's; an article is
+        reported once its group is stored."""
         results: list[AddResult] = []
         pending: list[tuple[Article, list[Chunk]]] = []
-        pending_ids: set[str] = set()
+        # Articles queued, embedded or stored by this call: known before the store shows them.
+        seen_ids: set[str] = set()
+        seen_bodies: dict[str, str] = {}
+        embedding: list[tuple[Future[Any], list[tuple[Article, list[Chunk]]]]] = []
 
         def report(result: AddResult) -> None:
             results.append(result)
             if on_result is not None:
                 on_result(result)
 
-        def flush() -> None:
-            texts = [embedding_text(a, c) for a, chunks in pending for c in chunks]
-            vectors = self.embeddings.encode(texts)
-            offset = 0
-            for article, chunks in pending:
-                self.store.add_article(kb, article, chunks, vectors[offset : offset + len(chunks)])
-                offset += len(chunks)
-                report(AddResult(article.id, article.title, len(chunks), "added"))
-            pending.clear()
-            pending_ids.clear()
+        def write_embedded() -> None:
+            while embedding:
+                vectors_ready, group = embedding.pop()
+                vectors = vectors_ready.result()
+                items, offset = [], 0
+                for article, chunks in group:
+                    items.append((article, chunks, vectors[offset : offset + len(chunks)]))
+                    offset += len(chunks)
+                self.store.add_articles(kb, items)
+                for article, chunks in group:
+                    report(AddResult(article.id, article.title, len(chunks), "added"))
 
-        for article in articles:
-            if article.id in pending_ids or self.store.has_article(kb, article.id):
-                report(AddResult(article.id, article.title, 0, "unchanged"))
-                continue
-            pending.append((article, self.chunk(article)))
-            pending_ids.add(article.id)
-            if sum(len(chunks) for _, chunks in pending) >= _EMBED_GROUP:
-                flush()
-        if pending:
-            flush()
+        def flush(embedder: ThreadPoolExecutor) -> None:
+            group = list(pending)
+            pending.clear()
+            texts = [embedding_text(a, c) for a, chunks in group for c in chunks]
+            started = embedder.submit(self.embeddings.encode, texts)
+            write_embedded()  # the group before this one, while this one is embedded
+            embedding.append((started, group))
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsbot-embed") as embedder:
+            for article in articles:
+                if article.id in seen_ids or self.store.has_article(kb, article.id):
+                    report(AddResult(article.id, article.title, 0, "unchanged"))
+                    continue
+                key = body_key(article.text)
+                same = seen_bodies.get(key) or self.store.find_same_body(kb, article.text)
+                if same is not None:
+                    report(AddResult(article.id, article.title, 0, "unchanged", duplicate_of=same))
+                    continue
+                pending.append((article, self.chunk(article)))
+                seen_ids.add(article.id)
+                seen_bodies[key] = article.id
+                if sum(len(chunks) for _, chunks in pending) >= self.ingest_group:
+                    flush(embedder)
+            if pending:
+                flush(embedder)
+            write_embedded()
         return results
 
     # -- the rest ----------------------------------------------------------------------
@@ -180,19 +233,17 @@ def build_service(
 ) -> NewsService:
     """The composition root: everything is built here, once, from settings (a loaded
     embedding model may be passed in to share it)."""
-    from retrieval.embeddings import SentenceEmbeddings
+    from retrieval.chat_models import build_chat_model, parse_llm_setting
+    from retrieval.embeddings import load_embeddings
     from retrieval.extractive import ExtractiveAnswerer
     from retrieval.fetch import fetch_article
     from retrieval.store import open_store
 
-    if settings.llm != "extractive":
-        from retrieval.store import StoreError
-
-        raise StoreError(
-            f"NEWSBOT_LLM={settings.llm!r} is not supported yet; use 'extractive' (the default)"
-        )
+    # a bad NEWSBOT_LLM fails before the store is opened (and locked)
+    model_spec = parse_llm_setting(settings.llm)
+    chat_model = build_chat_model(model_spec, settings) if model_spec else None
     if embeddings is None:
-        embeddings = SentenceEmbeddings(settings.embedding_model, settings.embedding_batch_size)
+        embeddings = load_embeddings(settings)
     store = open_store(chroma_path=settings.chroma_path, chroma_url=settings.chroma_url)
 
     def fetch(url: str) -> Article:
@@ -200,14 +251,36 @@ def build_service(
             url, timeout_s=settings.fetch_timeout_s, allow_private=settings.allow_private_urls
         )
 
+    extractive = ExtractiveAnswerer(embeddings)
+    answerer: ExtractiveAnswerer | GenerativeAnswerer = extractive
+    condense = condense_question
+    if model_spec is not None and chat_model is not None:
+        from retrieval.citation_check import CitationChecker
+        from retrieval.generative import GenerativeAnswerer
+
+        answerer = GenerativeAnswerer(
+            model=chat_model,
+            name=model_spec.name,
+            checker=CitationChecker(
+                embeddings,
+                min_similarity=settings.citation_min_similarity,
+                mode=settings.citation_check,
+            ),
+            fallback=extractive,
+            timeout_s=settings.llm_timeout_s,
+            condense_with_model=settings.llm_condense,
+        )
+        condense = answerer.condense
     return NewsService(
         store=store,
         embeddings=embeddings,
-        answerer=ExtractiveAnswerer(embeddings),
+        answerer=answerer,
+        condense=condense,
         chunk_size=settings.chunk_size,
         chunk_overlap=settings.chunk_overlap,
         top_k=settings.top_k,
         max_question_chars=settings.max_question_chars,
         max_article_chars=settings.max_article_chars,
         fetch=fetch,
+        ingest_group=settings.ingest_group_chunks,
     )

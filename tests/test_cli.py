@@ -27,12 +27,13 @@ CITATION_KEYS = {
     "published_at": (str, type(None)),
     "quote": str,
     "chunk_id": str,
+    "verified": bool,  # added by the citation checker (issue 5)
 }
 PASSAGE_KEYS = {"chunk_id": str, "article_id": str, "text": str, "score": float}
 
 
 def assert_ask_json_contract(data: dict[str, Any], articles: dict[str, str]) -> None:
-    """`ask --json` exactly as DESIGN.md has it."""
+    """`ask --json` exactly as DESIGN.md has it, plus `dropped` and per-citation `verified`."""
     assert set(data) == {
         "question",
         "answer",
@@ -41,7 +42,9 @@ def assert_ask_json_contract(data: dict[str, Any], articles: dict[str, str]) -> 
         "passages",
         "answerer",
         "timings_ms",
+        "dropped",
     }
+    assert isinstance(data["dropped"], list) and all(isinstance(s, str) for s in data["dropped"])
     assert isinstance(data["question"], str) and isinstance(data["answer"], str)
     assert isinstance(data["abstained"], bool) and isinstance(data["answerer"], str)
     for citation in data["citations"]:
