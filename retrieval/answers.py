@@ -75,4 +75,5 @@ class Answer:
             "answerer": self.answerer,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "dropped": list(self.dropped),
+            "notice": self.notice,  # a caveat: partly answered, or a fallback's reason
         }

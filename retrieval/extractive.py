@@ -20,7 +20,7 @@ from retrieval.terms import STOP_WORDS, content_terms, stem, tokens
 if TYPE_CHECKING:
     from retrieval.embeddings import SentenceEmbeddings
 
-__all__ = ["Draft", "Evidence", "ExtractiveAnswerer", "question_kind"]
+__all__ = ["Draft", "Evidence", "ExtractiveAnswerer", "partly_answered", "question_kind"]
 
 _MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december"
@@ -171,6 +171,26 @@ def _missing_names(weights: dict[str, float], context: str) -> float:
     return sum(1 for term in named if term not in present) / len(named)
 
 
+def _unmentioned_names(question: str, contexts: list[str]) -> list[str]:
+    """The question's names and numbers (as the user wrote them) that none of the chosen
+    passages mention: what the answer cannot speak to."""
+    present: set[str] = set()
+    for context in contexts:
+        present.update(content_terms(context))
+    missing: list[str] = []
+    for index, token in enumerate(tokens(question)):
+        if token.lower() in STOP_WORDS:
+            continue
+        named = (token[0].isupper() and index > 0) or any(ch.isdigit() for ch in token)
+        if named and stem(token) not in present and token not in missing:
+            missing.append(token)
+    return missing
+
+
+def partly_answered(missing: list[str]) -> str:
+    return f"The articles only partly answer this: they say nothing of {', '.join(missing)}."
+
+
 def _looks_like_heading(sentence: str) -> bool:
     return not re.search(r"[.!?\"”’:)]$", sentence) and len(sentence) < 120
 
@@ -283,4 +303,10 @@ class ExtractiveAnswerer:
                 )
             )
             parts.append(f"{item.text} [{n}]")
-        return Draft(" ".join(parts), citations, False, evidence)
+        # Say so when the answer cannot cover all the question asks about ("the 2022 final"
+        # answered from passages about 2006): better a caveat than a confident half-answer.
+        missing = _unmentioned_names(
+            question, [f"{c.passage.title} {c.passage.text}" for c in chosen]
+        )
+        notice = partly_answered(missing) if missing else None
+        return Draft(" ".join(parts), citations, False, evidence, notice=notice)

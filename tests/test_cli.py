@@ -33,7 +33,8 @@ PASSAGE_KEYS = {"chunk_id": str, "article_id": str, "text": str, "score": float}
 
 
 def assert_ask_json_contract(data: dict[str, Any], articles: dict[str, str]) -> None:
-    """`ask --json` exactly as DESIGN.md has it, plus `dropped` and per-citation `verified`."""
+    """`ask --json` exactly as DESIGN.md has it, plus `dropped`, `notice` and per-citation
+    `verified`."""
     assert set(data) == {
         "question",
         "answer",
@@ -43,7 +44,9 @@ def assert_ask_json_contract(data: dict[str, Any], articles: dict[str, str]) -> 
         "answerer",
         "timings_ms",
         "dropped",
+        "notice",
     }
+    assert data["notice"] is None or isinstance(data["notice"], str)
     assert isinstance(data["dropped"], list) and all(isinstance(s, str) for s in data["dropped"])
     assert isinstance(data["question"], str) and isinstance(data["answer"], str)
     assert isinstance(data["abstained"], bool) and isinstance(data["answerer"], str)

@@ -87,6 +87,15 @@ def test_questions_the_articles_cannot_answer_are_declined(
     assert news.ask(question).abstained
 
 
+def test_an_answer_that_covers_only_part_of_the_question_says_so(news: NewsService) -> None:
+    full = news.ask("Why was the Meridian bridge closed?")
+    assert full.notice is None
+    part = news.ask("Why was the Meridian bridge in Valdora closed in 2019?")
+    assert not part.abstained and "Meridian bridge" in part.answer
+    assert part.notice is not None and "2019" in part.notice
+    assert "Valdora" not in part.notice and "Meridian" not in part.notice
+
+
 def test_a_rare_name_is_found_by_its_letters(news: NewsService) -> None:
     hits = news.store.lexical_search("default", "Kestrel-2", 5)
     assert [chunk_id.split(":")[0] for chunk_id, _ in hits] == [LAUNCH.id]
