@@ -27,6 +27,21 @@ class Citation:
     chunk_id: str
     verified: bool = True  # the cited passage supports the sentence (see citation_check.py)
 
+    @classmethod
+    def of(cls, n: int, passage: Passage, quote: str, *, verified: bool = True) -> Citation:
+        """Citation `n`: `quote`, a verbatim slice of `passage`, with the passage's article."""
+        return cls(
+            n=n,
+            article_id=passage.article_id,
+            title=passage.title,
+            source=passage.source,
+            url=passage.url,
+            published_at=passage.published_at,
+            quote=quote,
+            chunk_id=passage.chunk_id,
+            verified=verified,
+        )
+
 
 @dataclass(frozen=True)
 class Draft:

@@ -331,19 +331,8 @@ class CitationChecker:
             key = (support.passage.chunk_id, support.quote, verified)
             if key not in numbers:
                 numbers[key] = len(citations) + 1
-                p = support.passage
                 citations.append(
-                    Citation(
-                        n=numbers[key],
-                        article_id=p.article_id,
-                        title=p.title,
-                        source=p.source,
-                        url=p.url,
-                        published_at=p.published_at,
-                        quote=support.quote,
-                        chunk_id=p.chunk_id,
-                        verified=verified,
-                    )
+                    Citation.of(numbers[key], support.passage, support.quote, verified=verified)
                 )
             return f"[{numbers[key]}]"
 

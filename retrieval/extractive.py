@@ -289,19 +289,7 @@ class ExtractiveAnswerer:
         citations = []
         parts = []
         for n, item in enumerate(chosen, start=1):
-            p = item.passage
-            citations.append(
-                Citation(
-                    n=n,
-                    article_id=p.article_id,
-                    title=p.title,
-                    source=p.source,
-                    url=p.url,
-                    published_at=p.published_at,
-                    quote=item.text,
-                    chunk_id=p.chunk_id,
-                )
-            )
+            citations.append(Citation.of(n, item.passage, item.text))
             parts.append(f"{item.text} [{n}]")
         # Say so when the answer cannot cover all the question asks about ("the 2022 final"
         # answered from passages about 2006): better a caveat than a confident half-answer.
