@@ -20,7 +20,7 @@ from retrieval.terms import STOP_WORDS, content_terms, stem, tokens
 if TYPE_CHECKING:
     from retrieval.embeddings import SentenceEmbeddings
 
-__all__ = ["Draft", "Evidence", "ExtractiveAnswerer", "question_kind"]
+__all__ = ["Draft", "Evidence", "ExtractiveAnswerer", "cite", "looks_like_heading", "question_kind"]
 
 _MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december"
@@ -171,7 +171,7 @@ def _missing_names(weights: dict[str, float], context: str) -> float:
     return sum(1 for term in named if term not in present) / len(named)
 
 
-def _looks_like_heading(sentence: str) -> bool:
+def looks_like_heading(sentence: str) -> bool:
     return not re.search(r"[.!?\"”’:)]$", sentence) and len(sentence) < 120
 
 
@@ -238,7 +238,7 @@ class ExtractiveAnswerer:
             overlap = 0.6 * _overlap(weights, text) + 0.4 * _overlap(weights, f"{context} {text}")
             bonus = _kind_bonus(kind, cue, text, question)
             score = 0.55 * float(dense) + 0.45 * overlap + bonus
-            if _looks_like_heading(text) or _adds_nothing(weights, text):
+            if looks_like_heading(text) or _adds_nothing(weights, text):
                 score -= 0.15
             score -= 0.3 * _missing_names(weights, context)
             score -= 0.01 * rank_of[passage.chunk_id]  # a little trust in retrieval order
@@ -266,21 +266,23 @@ class ExtractiveAnswerer:
         chosen = self.select(evidence)
         if not chosen:
             return Draft(ABSTAIN_TEXT, [], True, evidence)
-        citations = []
-        parts = []
-        for n, item in enumerate(chosen, start=1):
-            p = item.passage
-            citations.append(
-                Citation(
-                    n=n,
-                    article_id=p.article_id,
-                    title=p.title,
-                    source=p.source,
-                    url=p.url,
-                    published_at=p.published_at,
-                    quote=item.text,
-                    chunk_id=p.chunk_id,
-                )
-            )
-            parts.append(f"{item.text} [{n}]")
+        citations = cite(chosen)
+        parts = [f"{item.text} [{c.n}]" for item, c in zip(chosen, citations, strict=True)]
         return Draft(" ".join(parts), citations, False, evidence)
+
+
+def cite(chosen: list[Evidence]) -> list[Citation]:
+    """Citations numbered from 1 for sentences in the order they are shown."""
+    return [
+        Citation(
+            n=n,
+            article_id=item.passage.article_id,
+            title=item.passage.title,
+            source=item.passage.source,
+            url=item.passage.url,
+            published_at=item.passage.published_at,
+            quote=item.text,
+            chunk_id=item.passage.chunk_id,
+        )
+        for n, item in enumerate(chosen, start=1)
+    ]

@@ -28,12 +28,15 @@ CITATION_KEYS = {
     "quote": str,
     "chunk_id": str,
     "verified": bool,  # added by the citation checker (issue 5)
+    "date_notes": list,  # relative dates of the quote resolved (issue 8)
 }
 PASSAGE_KEYS = {"chunk_id": str, "article_id": str, "text": str, "score": float}
 
 
 def assert_ask_json_contract(data: dict[str, Any], articles: dict[str, str]) -> None:
-    """`ask --json` exactly as DESIGN.md has it, plus `dropped` and per-citation `verified`."""
+    """`ask --json` exactly as DESIGN.md has it, plus `dropped`, per-citation `verified` and
+    `date_notes`, and the news fields `newest_source`, `time_note`, `timeline` and
+    `disagreement`."""
     assert set(data) == {
         "question",
         "answer",
@@ -43,7 +46,15 @@ def assert_ask_json_contract(data: dict[str, Any], articles: dict[str, str]) -> 
         "answerer",
         "timings_ms",
         "dropped",
+        "newest_source",
+        "time_note",
+        "timeline",
+        "disagreement",
     }
+    assert isinstance(data["newest_source"], (str, type(None)))
+    assert isinstance(data["time_note"], (str, type(None)))
+    assert isinstance(data["timeline"], list)
+    assert isinstance(data["disagreement"], (dict, type(None)))
     assert isinstance(data["dropped"], list) and all(isinstance(s, str) for s in data["dropped"])
     assert isinstance(data["question"], str) and isinstance(data["answer"], str)
     assert isinstance(data["abstained"], bool) and isinstance(data["answerer"], str)
