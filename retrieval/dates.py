@@ -125,6 +125,12 @@ def _sentence_around(text: str, start: int, end: int) -> str:
     return text[left : right if right >= 0 else len(text)]
 
 
+# "said on Friday" is always a day gone by, whatever the sentence says of the future.
+_REPORTED = re.compile(
+    r"\b(said|says|announced|told|reported|confirmed|showed|added|stated)\s+(on\s+)?$", re.I
+)
+
+
 def _weekday(name: str, modifier: str, published: date, future: bool) -> date:
     target = WEEKDAYS.index(name.lower())
     back = (published.weekday() - target) % 7
@@ -207,6 +213,8 @@ def _resolve_match(
     if published is None:
         return None  # relative to a day we do not know: left alone
     future = bool(_FUTURE.search(_sentence_around(text, m.start(), m.end())))
+    if _REPORTED.search(text[max(0, m.start() - 30) : m.start()]):
+        future = False
     if kind == "month_of_year":
         shift = {"last": -1, "this": 0, "next": 1}[m.group(2)]
         return make(date(published.year + shift, MONTHS.index(m.group(1).lower()) + 1, 1), "month")

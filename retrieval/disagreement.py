@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from retrieval.dates import parse_iso, resolve_dates
-from retrieval.terms import STOP_WORDS, content_terms, stem, tokens
+from retrieval.terms import STOP_WORDS, stem, tokens
 
 if TYPE_CHECKING:
     from retrieval.extractive import Evidence
@@ -44,6 +44,10 @@ _NUMBER_WORDS = {
     "hundred": "100",
 }
 _NUMBER = re.compile(r"^\d[\d,]*(\.\d+)?$")
+# Words too general to say two figures count the same thing ("12 people were killed" and
+# "30 people were injured" share "people"), and words that name one thing alike.
+_GENERIC = frozenset({"peopl", "perso", "perce", "times", "years", "days", "numbe", "total"})
+_SAME_THING = {"died": "kille", "dead": "kille", "death": "kille", "deaths": "kille"}
 # Outcomes that cannot both be true of one thing.
 _OPPOSITES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (re.compile(p, re.I), re.compile(q, re.I))
@@ -83,9 +87,17 @@ class _Value:
     context: frozenset[str]
 
 
+def _term(word: str) -> str:
+    return _SAME_THING.get(word.lower()) or stem(word)
+
+
+def terms_of(text: str) -> frozenset[str]:
+    return frozenset(_term(w) for w in tokens(text) if w.lower() not in STOP_WORDS)
+
+
 def _context(words: list[str], index: int, width: int) -> frozenset[str]:
     near = words[max(0, index - width) : index] + words[index + 1 : index + width + 1]
-    return frozenset(stem(w) for w in near if w.lower() not in STOP_WORDS and not _NUMBER.match(w))
+    return frozenset(_term(w) for w in near if w.lower() not in STOP_WORDS and not _NUMBER.match(w))
 
 
 def stated_values(sentence: str, published_at: str | None, *, dates: bool) -> list[_Value]:
@@ -114,7 +126,7 @@ def stated_values(sentence: str, published_at: str | None, *, dates: bool) -> li
             left = tokens(sentence[: found.start])
             right = tokens(sentence[found.end :])
             near = left[-CONTEXT_WORDS:] + right[:CONTEXT_WORDS]
-            context = frozenset(stem(w) for w in near if w.lower() not in STOP_WORDS)
+            context = frozenset(_term(w) for w in near if w.lower() not in STOP_WORDS)
             values.append(_Value(found.iso, context))
     return values
 
@@ -139,7 +151,7 @@ def _differing_value(
     corrected = bool(_CORRECTION.search(a.text) or _CORRECTION.search(b.text))
     for x in mine:
         for y in theirs:
-            shared = x.context & y.context & asked
+            shared = x.context & y.context & asked - _GENERIC
             if x.value == y.value or not shared:
                 continue
             restated = any(z.value == x.value and z.context & y.context for z in theirs) or any(
@@ -181,7 +193,7 @@ def find_disagreement(
     relevant = [e for e in evidence[:candidates] if e.score >= floor]
     if len(relevant) < 2 or len({e.passage.article_id for e in relevant}) < 2:
         return None
-    asked = frozenset(content_terms(question))
+    asked = terms_of(question)
     vectors = encode([e.text for e in relevant])
     for i, a in enumerate(relevant):
         for j in range(i + 1, len(relevant)):
@@ -196,9 +208,7 @@ def find_disagreement(
                     a, b, "date" if re.match(r"\d{4}-", values[0]) else "number", values
                 )
             outcome = _opposite_outcome(a.text, b.text)
-            if outcome is not None and asked & frozenset(content_terms(a.text)) & frozenset(
-                content_terms(b.text)
-            ):
+            if outcome is not None and asked & terms_of(a.text) & terms_of(b.text) - _GENERIC:
                 return Disagreement(a, b, "outcome", outcome)
         break  # only the lead against the rest: the answer is about the lead's subject
     return None

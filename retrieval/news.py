@@ -137,13 +137,16 @@ class NewsAnswering:
         self._encode = encode
 
     def date_of(self, event: str, kb: str) -> date | None:
-        """The day of an event named in a question ("the inquiry was ordered"): the day the
-        sentence that best describes it reports."""
-        evidence = self.extractive.score_sentences(event, self._retrieve(event, kb, 3))
+        """The day of an event named in a question ("the inquiry was ordered"): the earliest
+        day reported by the sentences that describe it nearly as well as the best one —
+        later articles refer back to an event, the first reports it."""
+        evidence = self.extractive.score_sentences(event, self._retrieve(event, kb, 4))
         if not evidence or evidence[0].score < self.extractive.min_score:
             return None
-        best = evidence[0]
-        return event_date(best.text, best.passage.published_at)
+        floor = NEAR_BEST * evidence[0].score
+        days = [event_date(e.text, e.passage.published_at) for e in evidence if e.score >= floor]
+        known = [d for d in days if d is not None]
+        return min(known) if known else None
 
     def retrieve(
         self, question: str, kb: str, k: int, frame: TimeFrame

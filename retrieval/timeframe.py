@@ -28,6 +28,7 @@ _TIMELINE = re.compile(
     r"\b(timeline|chronolog\w*|sequence of events|history of|step by step|"
     r"how (did|has|have|had) .+ (develop|unfold|evolve|progress|change|play out)\w*|"
     r"what (has |had )?happened (after|since|next|following)|what happened then|"
+    r"what (has |had )?happened\b.*\b(since|after|following)\b|"
     r"what (came|comes|followed) (next|after))\b",
     re.I,
 )
