@@ -25,7 +25,7 @@ _CURRENT = re.compile(
     re.I,
 )
 _TIMELINE = re.compile(
-    r"\b(timeline|chronolog\w*|sequence of events|history of|step by step|"
+    r"^\s*timeline\b|\b(timeline of|chronology of|sequence of events|"
     r"how (did|has|have|had) .+ (develop|unfold|evolve|progress|change|play out)\w*|"
     r"what (has |had )?happened (after|since|next|following)|what happened then|"
     r"what (has |had )?happened\b.*\b(since|after|following)\b|"
