@@ -15,8 +15,11 @@ from datetime import date, timedelta
 from typing import Literal
 
 __all__ = [
+    "MONTHS",
     "DateNote",
     "Resolved",
+    "date_notes",
+    "describe",
     "event_date",
     "human_date",
     "parse_iso",

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from retrieval.dates import parse_iso, resolve_dates
+from retrieval.dates import MONTHS, parse_iso, resolve_dates
 from retrieval.terms import STOP_WORDS, stem, tokens
 
 if TYPE_CHECKING:
@@ -131,10 +131,7 @@ def stated_values(sentence: str, published_at: str | None, *, dates: bool) -> li
     return values
 
 
-_MONTH_WORDS = {
-    "january", "february", "march", "april", "may", "june", "july", "august", "september",
-    "october", "november", "december",
-}  # fmt: skip
+_MONTH_WORDS = frozenset(MONTHS)
 
 
 def _is_day_of_month(words: list[str], index: int) -> bool:
@@ -164,18 +161,13 @@ def _differing_value(
 
 
 def _opposite_outcome(a: str, b: str) -> tuple[str, str] | None:
+    """The outcome each sentence states, when one states what the other rules out."""
     for yes, no in _OPPOSITES:
-        for left, right in ((a, b), (b, a)):
+        for left, right, flip in ((a, b, False), (b, a, True)):
             said_yes, said_no = yes.search(left), no.search(right)
             if said_yes and said_no and not no.search(left) and not yes.search(right):
-                return (
-                    (said_yes.group(), said_no.group())
-                    if left is a
-                    else (
-                        said_no.group(),
-                        said_yes.group(),
-                    )
-                )
+                pair = (said_yes.group(), said_no.group())
+                return (pair[1], pair[0]) if flip else pair
     return None
 
 
@@ -188,27 +180,25 @@ def find_disagreement(
     kind: str,
     candidates: int = 6,
 ) -> Disagreement | None:
-    """The first pair, lead sentence first, of relevant sentences from different articles
-    that state different values for the same thing; None when the sources agree."""
+    """The lead sentence and the first relevant sentence of another article that states a
+    different value for the same thing; None when the sources agree."""
     relevant = [e for e in evidence[:candidates] if e.score >= floor]
     if len(relevant) < 2 or len({e.passage.article_id for e in relevant}) < 2:
         return None
     asked = terms_of(question)
+    # Only the lead against the rest: the answer is about the lead sentence's subject.
+    lead, rest = relevant[0], relevant[1:]
     vectors = encode([e.text for e in relevant])
-    for i, a in enumerate(relevant):
-        for j in range(i + 1, len(relevant)):
-            b = relevant[j]
-            if a.passage.article_id == b.passage.article_id:
-                continue
-            if float(vectors[i] @ vectors[j]) < MIN_SIMILARITY:
-                continue
-            values = _differing_value(a, b, asked, dates=kind == "when")
-            if values is not None:
-                return Disagreement(
-                    a, b, "date" if re.match(r"\d{4}-", values[0]) else "number", values
-                )
-            outcome = _opposite_outcome(a.text, b.text)
-            if outcome is not None and asked & terms_of(a.text) & terms_of(b.text) - _GENERIC:
-                return Disagreement(a, b, "outcome", outcome)
-        break  # only the lead against the rest: the answer is about the lead's subject
+    for other, vector in zip(rest, vectors[1:], strict=True):
+        if other.passage.article_id == lead.passage.article_id:
+            continue
+        if float(vectors[0] @ vector) < MIN_SIMILARITY:
+            continue
+        values = _differing_value(lead, other, asked, dates=kind == "when")
+        if values is not None:
+            what = "date" if re.match(r"\d{4}-", values[0]) else "number"
+            return Disagreement(lead, other, what, values)
+        outcome = _opposite_outcome(lead.text, other.text)
+        if outcome is not None and asked & terms_of(lead.text) & terms_of(other.text) - _GENERIC:
+            return Disagreement(lead, other, "outcome", outcome)
     return None
