@@ -133,6 +133,12 @@ def test_date_notes_and_how_current_the_answer_is_are_shown() -> None:
     assert "*(“August of last year” = August 2022)*" in description
 
 
+def test_a_timeline_keeps_one_line_per_entry() -> None:
+    lines = ["3 March 2024: The bridge collapsed. [1]", "5 March 2024: The toll was revised. [2]"]
+    [message] = answer_messages(answer("\n".join(lines), [citation(1), citation(2)]))
+    assert message.content.splitlines() == lines
+
+
 def test_an_abstention_has_no_sources() -> None:
     [message] = answer_messages(
         Answer("q", ABSTAIN_TEXT, True, [], [], "extractive"), question="Who?"
