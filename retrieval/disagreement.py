@@ -181,7 +181,10 @@ def find_disagreement(
     candidates: int = 6,
 ) -> Disagreement | None:
     """The lead sentence and the first relevant sentence of another article that states a
-    different value for the same thing; None when the sources agree."""
+    different value for the same thing; None when the sources agree. Only the values the
+    question asks for are compared — figures for "how many", dates for "when", outcomes for
+    "what"/"who"/"did": two share-price moves in a "why" or "where" answer are two events,
+    not a dispute."""
     relevant = [e for e in evidence[:candidates] if e.score >= floor]
     if len(relevant) < 2 or len({e.passage.article_id for e in relevant}) < 2:
         return None
@@ -194,11 +197,14 @@ def find_disagreement(
             continue
         if float(vectors[0] @ vector) < MIN_SIMILARITY:
             continue
-        values = _differing_value(lead, other, asked, dates=kind == "when")
-        if values is not None:
-            what = "date" if re.match(r"\d{4}-", values[0]) else "number"
-            return Disagreement(lead, other, what, values)
-        outcome = _opposite_outcome(lead.text, other.text)
-        if outcome is not None and asked & terms_of(lead.text) & terms_of(other.text) - _GENERIC:
-            return Disagreement(lead, other, "outcome", outcome)
+        if kind in ("number", "when"):
+            values = _differing_value(lead, other, asked, dates=kind == "when")
+            if values is not None:
+                what = "date" if re.match(r"\d{4}-", values[0]) else "number"
+                return Disagreement(lead, other, what, values)
+        elif kind in ("what", "who"):
+            outcome = _opposite_outcome(lead.text, other.text)
+            shared = asked & terms_of(lead.text) & terms_of(other.text) - _GENERIC
+            if outcome is not None and shared:
+                return Disagreement(lead, other, "outcome", outcome)
     return None

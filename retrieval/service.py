@@ -80,7 +80,7 @@ class NewsService:
         self.news = NewsAnswering(
             retrieve=self.retrieve,
             compose=answerer.answer,
-            extractive=answerer if isinstance(answerer, ExtractiveAnswerer) else answerer.fallback,
+            extractive=_extractive_of(answerer, embeddings),
             encode=embeddings.encode,
         )
         self._chain = build_answer_chain(
@@ -248,6 +248,15 @@ class NewsService:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _extractive_of(answerer: object, embeddings: SentenceEmbeddings) -> ExtractiveAnswerer:
+    """The extractive answerer whose sentence scores timelines and disagreement use: the
+    answerer itself, a generative answerer's fallback, or a new one."""
+    if isinstance(answerer, ExtractiveAnswerer):
+        return answerer
+    fallback = getattr(answerer, "fallback", None)
+    return fallback if isinstance(fallback, ExtractiveAnswerer) else ExtractiveAnswerer(embeddings)
 
 
 def build_service(
