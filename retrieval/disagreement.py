@@ -185,6 +185,8 @@ def find_disagreement(
     question asks for are compared — figures for "how many", dates for "when", outcomes for
     "what"/"who"/"did": two share-price moves in a "why" or "where" answer are two events,
     not a dispute."""
+    if kind not in ("number", "when", "what", "who"):
+        return None
     relevant = [e for e in evidence[:candidates] if e.score >= floor]
     if len(relevant) < 2 or len({e.passage.article_id for e in relevant}) < 2:
         return None
