@@ -193,20 +193,22 @@ def find_disagreement(
     asked = terms_of(question)
     # Only the lead against the rest: the answer is about the lead sentence's subject.
     lead, rest = relevant[0], relevant[1:]
-    vectors = encode([e.text for e in relevant])
-    for other, vector in zip(rest, vectors[1:], strict=True):
+    for other in rest:
         if other.passage.article_id == lead.passage.article_id:
             continue
-        if float(vectors[0] @ vector) < MIN_SIMILARITY:
-            continue
+        found: Disagreement | None = None
         if kind in ("number", "when"):
             values = _differing_value(lead, other, asked, dates=kind == "when")
             if values is not None:
                 what = "date" if re.match(r"\d{4}-", values[0]) else "number"
-                return Disagreement(lead, other, what, values)
-        elif kind in ("what", "who"):
+                found = Disagreement(lead, other, what, values)
+        else:
             outcome = _opposite_outcome(lead.text, other.text)
-            shared = asked & terms_of(lead.text) & terms_of(other.text) - _GENERIC
-            if outcome is not None and shared:
-                return Disagreement(lead, other, "outcome", outcome)
+            if outcome and asked & terms_of(lead.text) & terms_of(other.text) - _GENERIC:
+                found = Disagreement(lead, other, "outcome", outcome)
+        # Meaning is checked last: the model is asked only about a pair that differs.
+        if found is not None:
+            vectors = encode([lead.text, other.text])
+            if float(vectors[0] @ vectors[1]) >= MIN_SIMILARITY:
+                return found
     return None
