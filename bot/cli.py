@@ -89,14 +89,24 @@ def main(ctx: click.Context) -> None:
 @main.command()
 @click.argument("sources", nargs=-1, required=True)
 @KB_OPTION
+@click.option(
+    "--published-at",
+    metavar="YYYY-MM-DD",
+    default=None,
+    help="Publication date for articles that carry none of their own (plain text, "
+    "pages without date metadata).",
+)
 @click.pass_obj
-def ingest(obj: Context, sources: tuple[str, ...], kb: str) -> None:
+def ingest(obj: Context, sources: tuple[str, ...], kb: str, published_at: str | None) -> None:
     """Add articles from files (.txt .md .html .json .jsonl), folders or http(s) URLs.
 
     Streams: articles are stored a batch at a time, and running it again after an
     interruption skips what is already stored."""
+    from retrieval.articles import parse_published_at
     from retrieval.ingest import count_articles, ingest_sources
 
+    if published_at is not None:
+        published_at = parse_published_at(published_at)  # before anything is opened
     service = obj.service
     counts = [count_articles(source) for source in sources]
     total = None if None in counts else sum(c for c in counts if c is not None)
@@ -115,6 +125,7 @@ def ingest(obj: Context, sources: tuple[str, ...], kb: str) -> None:
             batch_articles=obj.settings.ingest_batch_articles,
             on_result=lambda _: bar.update(1),
             on_error=lambda exc: click.echo(f"\rerror: {exc}", err=True),
+            published_at=published_at,
         )
     click.echo(
         f"added {tally.added}, unchanged {tally.unchanged}, failed {tally.failed} "
@@ -297,3 +308,7 @@ def bench(as_json: bool, quick: bool, eval_set: str | None, results: Path | None
     else:
         click.echo(render_text(result))
         click.echo("\n" + render_markdown(result))
+
+
+if __name__ == "__main__":  # python -m bot.cli
+    main()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 from retrieval.answers import Answer, Citation
 from retrieval.store import Passage, StoredArticle
 
 __all__ = [
+    "date_note_line",
     "dropped_note",
     "render_answer",
     "render_articles",
@@ -31,18 +33,40 @@ def short_quote(quote: str, limit: int = 140) -> str:
     return quote[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " …"
 
 
+def _wrap_lines(text: str, width: int) -> list[str]:
+    """Each line of the answer wrapped on its own: a timeline or a list of differing sources
+    keeps one line per entry, its continuation indented under the entry."""
+    lines: list[str] = []
+    for line in text.split("\n"):
+        indent = "  " if line.startswith("- ") or re.match(r"\d{1,2} \w+ \d{4}: ", line) else ""
+        lines += textwrap.wrap(line, width, subsequent_indent=indent) or [line]
+    return lines
+
+
+def date_note_line(citation: Citation) -> str | None:
+    """'“last month” = March 2024; “on Sunday” = 3 March 2024' for the quote's relative dates."""
+    if not citation.date_notes:
+        return None
+    return "; ".join(f"“{note.phrase}” = {note.means}" for note in citation.date_notes)
+
+
 def render_answer(answer: Answer, width: int = 88) -> str:
-    lines = textwrap.wrap(answer.answer, width) or [answer.answer]
+    lines = _wrap_lines(answer.answer, width)
     if answer.notice:
         lines.insert(0, f"({answer.notice})")
     if answer.dropped and not answer.notice:
         lines.append(f"({dropped_note(answer.dropped)})")
+    if answer.time_note:
+        lines += textwrap.wrap(f"({answer.time_note})", width)
     if answer.citations:
         lines += ["", "Sources:"]
         for citation in answer.citations:
             lines.append(f"[{citation.n}] {source_line(citation)}")
             quote = textwrap.wrap(f"“{short_quote(citation.quote)}”", width - 4)
             lines += [f"    {line}" for line in quote]
+            notes = date_note_line(citation)
+            if notes:
+                lines += [f"    {line}" for line in textwrap.wrap(f"({notes})", width - 4)]
             if citation.url:
                 lines.append(f"    {citation.url}")
     return "\n".join(lines)

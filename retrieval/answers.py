@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from retrieval.dates import DateNote
 from retrieval.store import Passage
 
 if TYPE_CHECKING:
     from retrieval.extractive import Evidence
 
-__all__ = ["ABSTAIN_TEXT", "Answer", "Citation", "Draft"]
+__all__ = ["ABSTAIN_TEXT", "Answer", "Citation", "Draft", "SourcesDiffer", "TimelineEntry"]
 
 ABSTAIN_TEXT = "The articles I have don't answer that."
 
@@ -26,6 +27,8 @@ class Citation:
     quote: str
     chunk_id: str
     verified: bool = True  # the cited passage supports the sentence (see citation_check.py)
+    # relative dates of the quote resolved against `published_at` ("last year" = 2022)
+    date_notes: list[DateNote] = field(default_factory=list)
 
     @classmethod
     def of(cls, n: int, passage: Passage, quote: str, *, verified: bool = True) -> Citation:
@@ -44,6 +47,23 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class TimelineEntry:
+    """One line of a timeline answer: the day of the event and the citation behind it."""
+
+    date: str
+    n: int
+
+
+@dataclass(frozen=True)
+class SourcesDiffer:
+    """The answer's sources state different values for one thing; `citations` are each side."""
+
+    what: str  # "number", "date" or "outcome"
+    values: list[str]
+    citations: list[int]
+
+
+@dataclass(frozen=True)
 class Draft:
     """What an answerer composes; the chain turns it into an `Answer`. `answerer` names who
     wrote it when that is not the configured answerer (a fallback); `dropped` holds generated
@@ -56,6 +76,8 @@ class Draft:
     answerer: str | None = None
     dropped: list[str] = field(default_factory=list)
     notice: str | None = None
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    disagreement: SourcesDiffer | None = None
 
 
 @dataclass
@@ -70,9 +92,15 @@ class Answer:
     standalone_question: str | None = None
     notice: str | None = None
     dropped: list[str] = field(default_factory=list)
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    disagreement: SourcesDiffer | None = None
+    time_note: str | None = None  # how current the answer is ("Newest source: 29 May 2023.")
+    newest_source: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The `ask --json` contract of DESIGN.md."""
+        """The `ask --json` contract of DESIGN.md, plus (additive) `dropped`, the news fields
+        `newest_source`, `time_note`, `timeline` and `disagreement`, and each citation's
+        `verified` and `date_notes`."""
         return {
             "question": self.question,
             "answer": self.answer,
@@ -90,5 +118,9 @@ class Answer:
             "answerer": self.answerer,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "dropped": list(self.dropped),
+            "newest_source": self.newest_source,
+            "time_note": self.time_note,
+            "timeline": [asdict(entry) for entry in self.timeline],
+            "disagreement": asdict(self.disagreement) if self.disagreement else None,
             "notice": self.notice,  # a caveat: partly answered, or a fallback's reason
         }

@@ -17,8 +17,10 @@ __all__ = [
     "article_from_dict",
     "article_id",
     "canonical_url",
+    "dated",
     "load_path",
     "parse_html",
+    "parse_published_at",
     "parse_text",
 ]
 
@@ -249,3 +251,22 @@ def with_published_at(article: Article, published_at: str | None) -> Article:
     if not published_at:
         return article
     return replace(article, published_at=_clean_date(published_at, article.title))
+
+
+def parse_published_at(value: str, where: str = "--published-at") -> str:
+    """A publication date given by hand, checked before anything is read or stored."""
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+            raise ValueError(value)
+        return date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise ArticleError(f"{where}: {value!r} is not a date like 2023-05-29") from None
+
+
+def dated(articles: Iterator[Article], published_at: str | None) -> Iterator[Article]:
+    """Articles that carry no date of their own (plain text, a page without date metadata)
+    get `published_at`; those with one keep theirs."""
+    for article in articles:
+        if published_at and not article.published_at:
+            article = replace(article, published_at=published_at)
+        yield article

@@ -1,4 +1,4 @@
-"""The answer chain as a LangChain runnable: condense → retrieve → answer → cite."""
+"""The answer chain as a LangChain runnable: condense → time frame → retrieve → answer → cite."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from retrieval.answers import Answer, Draft
 from retrieval.condense import Turn, condense_question
 from retrieval.store import Passage
+from retrieval.timeframe import TimeFrame, read_question
 
 __all__ = ["build_answer_chain"]
 
-Retrieve = Callable[[str, str, int], list[Passage]]
-# compose(question, passages) -> Draft; a streaming answerer also takes on_token=callback
+# retrieve(question, kb, k, frame) -> the passages, and the frame as retrieval settled it
+Retrieve = Callable[[str, str, int, TimeFrame], tuple[list[Passage], TimeFrame]]
+# compose(question, passages, frame=frame) -> Draft; streaming also takes on_token=callback
 Compose = Callable[..., Draft]
 Condense = Callable[[str, Sequence[Turn]], str]
 
@@ -26,27 +28,31 @@ def build_answer_chain(
     compose: Compose,
     answerer_name: str,
     condense_with: Condense = condense_question,
+    finish: Callable[[Answer, TimeFrame], Answer] | None = None,
 ) -> Runnable:
-    """A runnable taking {question, history, kb, k[, on_token]} and returning an `Answer`."""
+    """A runnable taking {question, history, kb, k[, today, on_token]} and returning an
+    `Answer`; `today` (a date, or None when the day of asking is unknown) resolves the
+    question's time words, and `finish` dates the answer (see news.py)."""
 
     def condense(state: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         standalone = condense_with(state["question"], state.get("history") or ())
-        return {**state, "standalone": standalone, "started": started}
+        frame = read_question(standalone, state.get("today"))
+        return {**state, "standalone": standalone, "frame": frame, "started": started}
 
     def fetch(state: dict[str, Any]) -> dict[str, Any]:
-        passages = retrieve(state["standalone"], state["kb"], state["k"])
-        return {**state, "passages": passages, "retrieved": time.perf_counter()}
+        passages, frame = retrieve(state["standalone"], state["kb"], state["k"], state["frame"])
+        return {**state, "passages": passages, "frame": frame, "retrieved": time.perf_counter()}
 
     def compose_answer(state: dict[str, Any]) -> dict[str, Any]:
         streaming = {"on_token": state["on_token"]} if state.get("on_token") else {}
-        draft = compose(state["standalone"], state["passages"], **streaming)
+        draft = compose(state["standalone"], state["passages"], frame=state["frame"], **streaming)
         return {**state, "draft": draft, "answered": time.perf_counter()}
 
     def cite(state: dict[str, Any]) -> Answer:
         draft: Draft = state["draft"]
         started, retrieved, answered = state["started"], state["retrieved"], state["answered"]
-        return Answer(
+        answer = Answer(
             question=state["question"],
             answer=draft.text,
             abstained=draft.abstained,
@@ -61,7 +67,10 @@ def build_answer_chain(
             standalone_question=state["standalone"],
             notice=draft.notice,
             dropped=list(draft.dropped),
+            timeline=list(draft.timeline),
+            disagreement=draft.disagreement,
         )
+        return finish(answer, state["frame"]) if finish else answer
 
     return (
         RunnableLambda(condense)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -57,6 +58,11 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(default=1000, ge=1, description="Longest question accepted.")
     max_article_chars: int = Field(
         default=500_000, ge=1, description="Longest article text accepted."
+    )
+    today: date | None = Field(
+        default=None,
+        description="The date questions are asked on (ISO), for 'latest', 'this week' and "
+        "'in May'; unset = the calendar's today. For reproducible runs and tests.",
     )
     allow_private_urls: bool = Field(
         default=False,

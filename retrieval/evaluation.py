@@ -15,6 +15,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,14 @@ class EvalQuestion:
     question: str
     answers: list[str]
     answerable: bool
+    asked_on: date | None = None  # the day the question was asked, when the set records it
+
+
+def _asked_on(record: dict[str, Any]) -> date | None:
+    """A row's question date (`asked_on` or `date`): "this week" means the week of asking,
+    never the week the eval happens to run."""
+    value = record.get("asked_on") or record.get("date")
+    return date.fromisoformat(str(value)[:10]) if value else None
 
 
 @dataclass(frozen=True)
@@ -82,9 +91,10 @@ def load_questions(path: Path) -> list[EvalQuestion]:
                     question=str(record["question"]),
                     answers=[str(a) for a in answers],
                     answerable=bool(record.get("answerable", bool(answers))),
+                    asked_on=_asked_on(record),
                 )
             )
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError):
             raise ArticleError(
                 f"{path}:{number}: expected a JSON object with 'question' and 'answers'"
             ) from None
@@ -247,7 +257,8 @@ def run_eval(
     started = time.perf_counter()
     cached = cached_build(store_dir, build_store)
     report: dict[str, Any] = {}
-    service = build_service(store_settings, embeddings=embeddings)
+    # The day of asking is each row's date, or unknown: never the machine's clock.
+    service = build_service(store_settings, embeddings=embeddings, clock=lambda: None)
     never_abstains = ExtractiveAnswerer(embeddings, min_score=float("-inf"))
     scored: list[tuple[EvalQuestion, float, str]] = []
     try:
@@ -259,7 +270,7 @@ def run_eval(
                 draft = never_abstains.answer(q.question, passages[: service.top_k])
                 lead = draft.evidence[0].score if draft.evidence else float("-inf")
                 scored.append((q, lead, draft.text))
-            answer = service.ask(q.question)
+            answer = service.ask(q.question, today=q.asked_on)
             outcomes.append(
                 Outcome(q, ranked, answer.answer, answer.abstained, answer.timings_ms["total"])
             )

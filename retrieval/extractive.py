@@ -20,7 +20,15 @@ from retrieval.terms import STOP_WORDS, content_terms, stem, tokens
 if TYPE_CHECKING:
     from retrieval.embeddings import SentenceEmbeddings
 
-__all__ = ["Draft", "Evidence", "ExtractiveAnswerer", "partly_answered", "question_kind"]
+__all__ = [
+    "Draft",
+    "Evidence",
+    "ExtractiveAnswerer",
+    "cite",
+    "looks_like_heading",
+    "partly_answered",
+    "question_kind",
+]
 
 _MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december"
@@ -191,7 +199,7 @@ def partly_answered(missing: list[str]) -> str:
     return f"The articles only partly answer this: they say nothing of {', '.join(missing)}."
 
 
-def _looks_like_heading(sentence: str) -> bool:
+def looks_like_heading(sentence: str) -> bool:
     return not re.search(r"[.!?\"”’:)]$", sentence) and len(sentence) < 120
 
 
@@ -258,7 +266,7 @@ class ExtractiveAnswerer:
             overlap = 0.6 * _overlap(weights, text) + 0.4 * _overlap(weights, f"{context} {text}")
             bonus = _kind_bonus(kind, cue, text, question)
             score = 0.55 * float(dense) + 0.45 * overlap + bonus
-            if _looks_like_heading(text) or _adds_nothing(weights, text):
+            if looks_like_heading(text) or _adds_nothing(weights, text):
                 score -= 0.15
             score -= 0.3 * _missing_names(weights, context)
             score -= 0.01 * rank_of[passage.chunk_id]  # a little trust in retrieval order
@@ -286,11 +294,8 @@ class ExtractiveAnswerer:
         chosen = self.select(evidence)
         if not chosen:
             return Draft(ABSTAIN_TEXT, [], True, evidence)
-        citations = []
-        parts = []
-        for n, item in enumerate(chosen, start=1):
-            citations.append(Citation.of(n, item.passage, item.text))
-            parts.append(f"{item.text} [{n}]")
+        citations = cite(chosen)
+        parts = [f"{item.text} [{c.n}]" for item, c in zip(chosen, citations, strict=True)]
         # Say so when the answer cannot cover all the question asks about ("the 2022 final"
         # answered from passages about 2006): better a caveat than a confident half-answer.
         missing = _unmentioned_names(
@@ -298,3 +303,8 @@ class ExtractiveAnswerer:
         )
         notice = partly_answered(missing) if missing else None
         return Draft(" ".join(parts), citations, False, evidence, notice=notice)
+
+
+def cite(chosen: list[Evidence]) -> list[Citation]:
+    """Citations numbered from 1 for sentences in the order they are shown."""
+    return [Citation.of(n, item.passage, item.text) for n, item in enumerate(chosen, start=1)]

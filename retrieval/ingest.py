@@ -12,7 +12,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from retrieval.articles import JSON_SUFFIXES, SUPPORTED_SUFFIXES, Article, ArticleError
+from retrieval.articles import JSON_SUFFIXES, SUPPORTED_SUFFIXES, Article, ArticleError, dated
 
 if TYPE_CHECKING:
     from retrieval.service import AddResult, NewsService
@@ -147,9 +147,14 @@ def ingest_sources(
     batch_articles: int = 1000,
     on_result: Callable[[AddResult], None] | None = None,
     on_error: Callable[[ArticleError], None] | None = None,
+    published_at: str | None = None,
 ) -> IngestTally:
-    """Add every article of `sources` (paths or URLs), `batch_articles` at a time."""
+    """Add every article of `sources` (paths or URLs), `batch_articles` at a time; those
+    without a publication date of their own get `published_at` (an ISO date), if given."""
     tally = IngestTally()
+
+    def load(source: str) -> Iterator[Article]:
+        return dated(service.load(source), published_at)
 
     def failed(exc: ArticleError) -> None:
         tally.failed += 1
@@ -158,7 +163,7 @@ def ingest_sources(
 
     return ingest_articles(
         service,
-        read_sources(sources, service.load, failed),
+        read_sources(sources, load, failed),
         kb=kb,
         batch_articles=batch_articles,
         on_result=on_result,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -13,13 +14,14 @@ from retrieval.articles import Article, ArticleError, load_path
 from retrieval.chain import build_answer_chain
 from retrieval.chunking import Chunk, embedding_text, split_article
 from retrieval.condense import Turn, condense_question
+from retrieval.extractive import ExtractiveAnswerer
+from retrieval.news import NewsAnswering, annotate
 from retrieval.retrievers import HybridRetriever
 from retrieval.store import ArticleStore, Passage, StoredArticle, body_key
 
 if TYPE_CHECKING:
     from retrieval.config import Settings
     from retrieval.embeddings import SentenceEmbeddings
-    from retrieval.extractive import ExtractiveAnswerer
     from retrieval.generative import GenerativeAnswerer
 
 __all__ = ["AddResult", "NewsService", "QuestionError", "build_service", "is_url"]
@@ -59,6 +61,7 @@ class NewsService:
         max_article_chars: int = 500_000,
         fetch: Callable[[str], Article] | None = None,
         ingest_group: int = 256,
+        clock: Callable[[], date | None] = date.today,
     ) -> None:
         self.store = store
         self.embeddings = embeddings
@@ -70,12 +73,22 @@ class NewsService:
         self.max_article_chars = max_article_chars
         self._fetch = fetch
         self.ingest_group = ingest_group
+        # "today" for the question's time words; a clock returning None means the day of
+        # asking is unknown (an eval set without dates), and time words then filter nothing.
+        self.clock = clock
         self.retriever = HybridRetriever(store, embeddings)
-        self._chain = build_answer_chain(
+        self.news = NewsAnswering(
             retrieve=self.retrieve,
             compose=answerer.answer,
+            extractive=_extractive_of(answerer, embeddings),
+            encode=embeddings.encode,
+        )
+        self._chain = build_answer_chain(
+            retrieve=self.news.retrieve,
+            compose=self.news.compose,
             answerer_name=answerer.name,
             condense_with=condense,
+            finish=annotate,
         )
 
     @property
@@ -96,7 +109,10 @@ class NewsService:
         k: int | None = None,
         history: Sequence[Turn] = (),
         on_token: Callable[[str], None] | None = None,
+        today: date | None = None,
     ) -> Answer:
+        """Answer a question from the articles of `kb`. Time words ("latest", "last week")
+        are resolved against `today`, else the service's clock."""
         question = question.strip()
         if not question:
             raise QuestionError("the question is empty")
@@ -107,7 +123,13 @@ class NewsService:
             )
         if k is not None and not 1 <= k <= 50:
             raise QuestionError("k must be between 1 and 50")
-        state = {"question": question, "history": list(history), "kb": kb, "k": k or self.top_k}
+        state = {
+            "question": question,
+            "history": list(history),
+            "kb": kb,
+            "k": k or self.top_k,
+            "today": today or self.clock(),
+        }
         if on_token is not None and self.streams:
             state["on_token"] = on_token
         answer = self._chain.invoke(state)
@@ -228,11 +250,24 @@ class NewsService:
         self.store.close()
 
 
+def _extractive_of(answerer: object, embeddings: SentenceEmbeddings) -> ExtractiveAnswerer:
+    """The extractive answerer whose sentence scores timelines and disagreement use: the
+    answerer itself, a generative answerer's fallback, or a new one."""
+    if isinstance(answerer, ExtractiveAnswerer):
+        return answerer
+    fallback = getattr(answerer, "fallback", None)
+    return fallback if isinstance(fallback, ExtractiveAnswerer) else ExtractiveAnswerer(embeddings)
+
+
 def build_service(
-    settings: Settings, *, embeddings: SentenceEmbeddings | None = None
+    settings: Settings,
+    *,
+    embeddings: SentenceEmbeddings | None = None,
+    clock: Callable[[], date | None] | None = None,
 ) -> NewsService:
     """The composition root: everything is built here, once, from settings (a loaded
-    embedding model may be passed in to share it)."""
+    embedding model may be passed in to share it). "Today" is `clock`, else the `today`
+    setting, else the calendar."""
     from retrieval.chat_models import build_chat_model, parse_llm_setting
     from retrieval.embeddings import load_embeddings
     from retrieval.extractive import ExtractiveAnswerer
@@ -283,4 +318,5 @@ def build_service(
         max_article_chars=settings.max_article_chars,
         fetch=fetch,
         ingest_group=settings.ingest_group_chunks,
+        clock=clock or (lambda: settings.today or date.today()),
     )

@@ -66,6 +66,23 @@ def test_html_keeps_the_article_and_drops_scripts_and_navigation(tmp_path: Path)
     assert "strike" in article.title.lower()
 
 
+def test_html_takes_its_publication_date_from_the_page_metadata(tmp_path: Path) -> None:
+    [article] = load_path(write(tmp_path, "page.html", HTML_PAGE))
+    assert article.published_at == "2024-03-02"
+    og = HTML_PAGE.replace(
+        '<meta name="date" content="2024-03-02">',
+        '<meta property="article:published_time" content="2023-05-29T08:15:00+00:00">',
+    )
+    [article] = load_path(write(tmp_path, "og.html", og))
+    assert article.published_at == "2023-05-29"
+
+
+def test_html_without_a_date_is_left_undated(tmp_path: Path) -> None:
+    page = HTML_PAGE.replace('<meta name="date" content="2024-03-02">', "")
+    [article] = load_path(write(tmp_path, "page.html", page))
+    assert article.published_at is None
+
+
 def test_json_article_with_every_field(tmp_path: Path) -> None:
     record = {
         "id": "x-1",

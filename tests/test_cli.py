@@ -28,13 +28,15 @@ CITATION_KEYS = {
     "quote": str,
     "chunk_id": str,
     "verified": bool,  # added by the citation checker (issue 5)
+    "date_notes": list,  # relative dates of the quote resolved (issue 8)
 }
 PASSAGE_KEYS = {"chunk_id": str, "article_id": str, "text": str, "score": float}
 
 
 def assert_ask_json_contract(data: dict[str, Any], articles: dict[str, str]) -> None:
-    """`ask --json` exactly as DESIGN.md has it, plus `dropped`, `notice` and per-citation
-    `verified`."""
+    """`ask --json` exactly as DESIGN.md has it, plus `dropped`, `notice`, per-citation
+    `verified` and `date_notes`, and the news fields `newest_source`, `time_note`, `timeline`
+    and `disagreement`."""
     assert set(data) == {
         "question",
         "answer",
@@ -45,8 +47,16 @@ def assert_ask_json_contract(data: dict[str, Any], articles: dict[str, str]) -> 
         "timings_ms",
         "dropped",
         "notice",
+        "newest_source",
+        "time_note",
+        "timeline",
+        "disagreement",
     }
     assert data["notice"] is None or isinstance(data["notice"], str)
+    assert isinstance(data["newest_source"], (str, type(None)))
+    assert isinstance(data["time_note"], (str, type(None)))
+    assert isinstance(data["timeline"], list)
+    assert isinstance(data["disagreement"], (dict, type(None)))
     assert isinstance(data["dropped"], list) and all(isinstance(s, str) for s in data["dropped"])
     assert isinstance(data["question"], str) and isinstance(data["answer"], str)
     assert isinstance(data["abstained"], bool) and isinstance(data["answerer"], str)
@@ -135,7 +145,11 @@ def bad_inputs(tmp_path: Path) -> list[tuple[list[str], str]]:
     empty.write_text("")
     binary = tmp_path / "photo.txt"
     binary.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01")
+    story = tmp_path / "story.txt"
+    story.write_text("Harbour reopens\n\nThe harbour reopened last week after repairs.")
     return [
+        (["ingest", str(story), "--published-at", "2023-13-01"], "is not a date like 2023-05-29"),
+        (["ingest", str(story), "--published-at", "yesterday"], "is not a date like 2023-05-29"),
         (["ingest", str(tmp_path / "missing.txt")], "no such file or folder"),
         (["ingest", str(empty)], "the file is empty"),
         (["ingest", str(binary)], "binary file"),
@@ -159,6 +173,57 @@ def test_bad_input_gives_one_line_a_non_zero_exit_and_keeps_the_store(
         assert len(errors) == 1 and message in errors[0], (args, result.output)
         assert "Traceback" not in result.output
         assert (service.store.count_chunks("default"), service.list()) == before
+
+
+def test_ingest_published_at_dates_articles_that_carry_no_date(
+    service: NewsService, tmp_path: Path
+) -> None:
+    story = tmp_path / "story.txt"
+    story.write_text("Harbour reopens\n\nThe harbour reopened last week after repairs.")
+    dated = tmp_path / "dated.json"
+    dated.write_text(
+        json.dumps({"title": "T", "text": "Dock workers voted.", "published_at": "2024-01-02"})
+    )
+    result = run(service, "ingest", str(story), str(dated), "--published-at", "2023-05-29")
+    assert result.exit_code == 0, result.output
+    dates = {a.title: a.published_at for a in service.list()}
+    assert dates == {"Harbour reopens": "2023-05-29", "T": "2024-01-02"}
+    answer = service.ask("When did the harbour reopen?")
+    [citation] = [c for c in answer.citations if c.title == "Harbour reopens"]
+    assert [(n.phrase, n.means) for n in citation.date_notes] == [
+        ("last week", "the week of 22 May 2023")
+    ]
+
+
+def test_ask_shows_dates_notes_and_how_current_the_answer_is(
+    service: NewsService, tmp_path: Path
+) -> None:
+    story = tmp_path / "story.txt"
+    story.write_text("Harbour reopens\n\nThe harbour reopened last week after repairs.")
+    run(service, "ingest", str(story), "--published-at", "2023-05-29")
+    output = run(service, "ask", "When did the harbour reopen?").output
+    assert "Harbour reopens — 2023-05-29" in output
+    assert "(“last week” = the week of 22 May 2023)" in output
+    assert "(Newest source: 29 May 2023." in output
+
+
+def test_a_timeline_renders_one_line_per_entry() -> None:
+    from bot.render import render_answer
+    from retrieval.answers import Answer, Citation, TimelineEntry
+
+    quotes = ["The bridge collapsed on Sunday evening, sending cars into the river below it.",
+              "Officials revised the death toll."]  # fmt: skip
+    citations = [
+        Citation(n, f"a{n}", f"T{n}", "Gazette", None, f"2024-03-0{n + 3}", q, f"a{n}:0")
+        for n, q in enumerate(quotes, start=1)
+    ]
+    text = f"3 March 2024: {quotes[0]} [1]\n5 March 2024: {quotes[1]} [2]"
+    answer = Answer("q", text, False, citations, [], "extractive", timeline=[
+        TimelineEntry("2024-03-03", 1), TimelineEntry("2024-03-05", 2)])  # fmt: skip
+    lines = render_answer(answer, width=60).split("\n\nSources:")[0].splitlines()
+    assert lines[0].startswith("3 March 2024: The bridge")
+    assert lines[1].startswith("  ")  # the first entry goes on, indented
+    assert lines[2] == "5 March 2024: Officials revised the death toll. [2]"
 
 
 def test_chat_follows_up_shows_sources_and_quits(seeded: NewsService) -> None:

@@ -117,6 +117,28 @@ def test_a_slash_answer_quotes_the_question_first() -> None:
     assert message.content == "> Is it so?\nYes. [1]"
 
 
+def test_date_notes_and_how_current_the_answer_is_are_shown() -> None:
+    from retrieval.dates import DateNote
+
+    note = DateNote("August of last year", "August 2022", "2022-08")
+    cited = citation(1, quote="It began in August of last year.", date_notes=[note])
+    [message] = answer_messages(
+        answer(
+            "It began in August of last year. [1]", [cited], time_note="Newest source: 29 May 2023."
+        )
+    )
+    assert message.content.endswith("*(Newest source: 29 May 2023.)*")
+    description = message.embeds[0].description or ""
+    assert "2023-05-29" in description
+    assert "*(“August of last year” = August 2022)*" in description
+
+
+def test_a_timeline_keeps_one_line_per_entry() -> None:
+    lines = ["3 March 2024: The bridge collapsed. [1]", "5 March 2024: The toll was revised. [2]"]
+    [message] = answer_messages(answer("\n".join(lines), [citation(1), citation(2)]))
+    assert message.content.splitlines() == lines
+
+
 def test_an_abstention_has_no_sources() -> None:
     [message] = answer_messages(
         Answer("q", ABSTAIN_TEXT, True, [], [], "extractive"), question="Who?"

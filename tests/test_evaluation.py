@@ -125,6 +125,20 @@ def test_eval_command_runs_and_caches_the_corpus(service: NewsService, tmp_path:
     assert json.loads(second.output)["index_cached"] is True
 
 
+def test_a_question_rows_date_is_the_day_it_was_asked(tmp_path: Path) -> None:
+    from datetime import date
+
+    from retrieval.evaluation import load_questions
+
+    path = tmp_path / "q.jsonl"
+    rows = [
+        {"id": "1", "question": "Who won this week?", "answers": ["x"], "date": "2025-01-10"},
+        {"id": "2", "question": "Who won this week?", "answers": ["x"]},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    assert [q.asked_on for q in load_questions(path)] == [date(2025, 1, 10), None]
+
+
 def test_eval_refuses_a_bad_questions_file(service: NewsService, tmp_path: Path) -> None:
     bad = tmp_path / "q.jsonl"
     bad.write_text('{"answers": []}\n')

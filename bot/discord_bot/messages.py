@@ -103,6 +103,9 @@ def source_entry(citation: Citation) -> str:
     if details:
         lines.append(" · ".join(details))
     lines.append(f"> “{escape(shorten_quote(citation.quote))}”")
+    if citation.date_notes:
+        notes = "; ".join(f"“{n.phrase}” = {n.means}" for n in citation.date_notes)
+        lines.append(f"*({escape(_clip(notes, 300))})*")
     return "\n".join(lines)
 
 
@@ -142,6 +145,8 @@ def answer_messages(answer: Answer, *, question: str | None = None) -> list[Outg
     body = escape(answer.answer)
     if answer.notice:
         body = f"*({escape(answer.notice)})*\n{body}"
+    if answer.time_note:
+        body = f"{body}\n*({escape(answer.time_note)})*"
     if question:
         body = f"> {escape(_clip(question, 300))}\n{body}"
     messages = [OutgoingMessage(piece) for piece in split_text(body)]

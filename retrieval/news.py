@@ -1,0 +1,209 @@
+"""News-aware answering around the answerer: time frames, timelines, disagreement, dates.
+
+News questions are about time, and news articles contradict and correct one another. This
+layer sits between retrieval and the answerer: it keeps the sources a question's time words
+ask for ("last week", "latest", "since the inquiry"), turns "how did X develop?" into a dated
+list drawn from several articles, says so when two articles state different values for one
+thing (rather than blending them), and dates what it shows: every quote's relative dates
+resolved against its article's publication date, and a note on how current the answer is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from retrieval.answers import Answer, Citation, Draft, SourcesDiffer, TimelineEntry
+from retrieval.dates import date_notes, event_date, human_date, parse_iso
+from retrieval.disagreement import Disagreement, find_disagreement
+from retrieval.extractive import cite, looks_like_heading, question_kind
+from retrieval.store import Passage
+from retrieval.timeframe import TimeFrame, recency_note, timeline_subject
+
+if TYPE_CHECKING:
+    from retrieval.extractive import Evidence, ExtractiveAnswerer
+
+__all__ = ["NewsAnswering", "annotate", "sources_differ_draft", "timeline_draft"]
+
+# Passages a timeline draws on: enough for several articles to each give an event.
+TIMELINE_PASSAGES = 10
+TIMELINE_EVENTS = 6
+# "Latest" prefers newer sources among those whose best sentence scores this close to the best.
+NEAR_BEST = 0.8
+
+Retrieve = Callable[[str, str, int], list[Passage]]
+
+
+def timeline_draft(
+    subject: str,
+    passages: Sequence[Passage],
+    answerer: ExtractiveAnswerer,
+    *,
+    after: date | None = None,
+) -> Draft | None:
+    """A dated list, oldest first, one line per article: each article's sentence that best
+    answers the subject, placed at the day it reports (else its publication date). None when
+    fewer than two dated events are found: then an ordinary answer is better."""
+    evidence = answerer.score_sentences(subject, list(passages))
+    if not evidence or evidence[0].score < answerer.min_score:
+        return None
+    floor = max(answerer.min_score, 0.4 * evidence[0].score)
+    events: dict[str, tuple[date, Evidence]] = {}
+    for item in evidence:
+        if item.score < floor or len(events) == TIMELINE_EVENTS:
+            break
+        if item.passage.article_id in events or looks_like_heading(item.text):
+            continue
+        when = event_date(item.text, item.passage.published_at)
+        if when is None or (after is not None and when <= after):
+            continue  # undated events cannot be placed; the anchor event is not "after"
+        events[item.passage.article_id] = (when, item)
+    if len(events) < 2:
+        return None
+    ordered = sorted(events.values(), key=lambda e: (e[0], e[1].passage.published_at or ""))
+    citations = cite([item for _, item in ordered])
+    lines = [
+        f"{human_date(when)}: {item.text} [{c.n}]"
+        for (when, item), c in zip(ordered, citations, strict=True)
+    ]
+    return Draft(
+        "\n".join(lines),
+        citations,
+        False,
+        evidence,
+        timeline=[
+            TimelineEntry(when.isoformat(), c.n)
+            for (when, _), c in zip(ordered, citations, strict=True)
+        ],
+    )
+
+
+def sources_differ_draft(conflict: Disagreement, evidence: list[Evidence]) -> Draft:
+    """Each side of a disagreement on its own line, oldest report first, each cited."""
+    sides = sorted(
+        (conflict.first, conflict.second), key=lambda e: e.passage.published_at or "9999"
+    )
+    citations = cite(sides)
+    lines = ["The sources differ on this:"]
+    for item, citation in zip(sides, citations, strict=True):
+        day = parse_iso(item.passage.published_at)
+        who = ", ".join(
+            x for x in (human_date(day) if day else "undated", item.passage.source) if x
+        )
+        lines.append(f"- {who}: {item.text} [{citation.n}]")
+    first_side = conflict.first is sides[0]
+    values = list(conflict.values if first_side else conflict.values[::-1])
+    return Draft(
+        "\n".join(lines),
+        citations,
+        False,
+        evidence,
+        disagreement=SourcesDiffer(conflict.what, values, [c.n for c in citations]),
+    )
+
+
+def annotate(answer: Answer, frame: TimeFrame) -> Answer:
+    """Dates beside every quote and a note on how current the answer is."""
+    citations: list[Citation] = [
+        replace(c, date_notes=date_notes(c.quote, c.published_at)) for c in answer.citations
+    ]
+    dates = [c.published_at for c in citations]
+    known = sorted(d for d in dates if d and parse_iso(d))
+    return replace(
+        answer,
+        citations=citations,
+        newest_source=known[-1] if known else None,
+        time_note=None if answer.abstained else recency_note(frame, dates),
+    )
+
+
+class NewsAnswering:
+    """Retrieval and composition for a question's time frame, around `compose` (any
+    answerer); timelines and disagreement use the extractive answerer's sentence scores."""
+
+    def __init__(
+        self,
+        *,
+        retrieve: Retrieve,
+        compose: Callable[..., Draft],
+        extractive: ExtractiveAnswerer,
+        encode: Callable[[list[str]], Any],
+    ) -> None:
+        self._retrieve = retrieve
+        self._compose = compose
+        self.extractive = extractive
+        self._encode = encode
+
+    def date_of(self, event: str, kb: str) -> date | None:
+        """The day of an event named in a question ("the inquiry was ordered"): the earliest
+        day reported by the sentences that describe it nearly as well as the best one —
+        later articles refer back to an event, the first reports it."""
+        evidence = self.extractive.score_sentences(event, self._retrieve(event, kb, 4))
+        if not evidence or evidence[0].score < self.extractive.min_score:
+            return None
+        floor = NEAR_BEST * evidence[0].score
+        days = [event_date(e.text, e.passage.published_at) for e in evidence if e.score >= floor]
+        known = [d for d in days if d is not None]
+        return min(known) if known else None
+
+    def retrieve(
+        self, question: str, kb: str, k: int, frame: TimeFrame
+    ) -> tuple[list[Passage], TimeFrame]:
+        """The passages for a question in its time frame. A window keeps the sources inside
+        it when there are any among the relevant candidates (and says so when there are
+        none); "latest" keeps the newest of them. Without a frame nothing changes."""
+        if frame.after and frame.start is None:
+            anchor = self.date_of(frame.after, kb)
+            if anchor is not None:
+                frame = frame.since(anchor, f"{frame.after} ({human_date(anchor)})")
+        if frame.timeline:
+            question, k = timeline_subject(question), max(k, TIMELINE_PASSAGES)
+        if not frame.windowed and not frame.wants_current:
+            return self._retrieve(question, kb, k), frame
+        candidates = self._retrieve(question, kb, max(3 * k, 12))
+        if frame.windowed:
+            inside = [p for p in candidates if frame.contains(p.published_at)]
+            if inside:
+                return inside[:k], frame
+            return candidates[:k], replace(frame, in_window=False)
+        return self._newest_relevant(question, candidates[: 2 * k], k), frame
+
+    def _newest_relevant(self, question: str, pool: list[Passage], k: int) -> list[Passage]:
+        """For "latest": of the passages that answer nearly as well as the best one (by their
+        best sentence), the newest first; then the rest in order of relevance. Relevance
+        comes first: a newer article about something else is no answer."""
+        best: dict[str, float] = {}
+        for item in self.extractive.score_sentences(question, pool):
+            best.setdefault(item.passage.chunk_id, item.score)
+        if not best:
+            return pool[:k]
+        top = max(best.values())
+        close = [p for p in pool if best.get(p.chunk_id, float("-inf")) >= NEAR_BEST * top]
+        close.sort(key=lambda p: p.published_at or "", reverse=True)
+        return (close + [p for p in pool if p not in close])[:k]
+
+    def compose(
+        self, question: str, passages: list[Passage], *, frame: TimeFrame, **streaming: Any
+    ) -> Draft:
+        if frame.timeline:
+            after = frame.start if frame.after else None
+            subject = timeline_subject(question)
+            draft = timeline_draft(subject, passages, self.extractive, after=after)
+            if draft is not None:
+                return draft
+        draft = self._compose(question, passages, **streaming)
+        if draft.abstained or not draft.evidence or draft.answerer:
+            return draft  # a generated answer (or its fallback) is left as it is
+        lead = draft.evidence[0]
+        conflict = find_disagreement(
+            question,
+            draft.evidence,
+            self._encode,
+            floor=max(self.extractive.min_score, self.extractive.support_ratio * lead.score),
+            kind=question_kind(question),
+        )
+        if conflict is None:
+            return draft
+        return sources_differ_draft(conflict, draft.evidence)
