@@ -15,6 +15,7 @@ from retrieval.chunking import Chunk, embedding_text, split_article
 from retrieval.condense import Turn, condense_question
 from retrieval.retrievers import HybridRetriever
 from retrieval.store import ArticleStore, Passage, StoredArticle, body_key
+from retrieval.vector_cache import VectorCache
 
 if TYPE_CHECKING:
     from retrieval.config import Settings
@@ -59,6 +60,7 @@ class NewsService:
         max_article_chars: int = 500_000,
         fetch: Callable[[str], Article] | None = None,
         ingest_group: int = 256,
+        vectors: VectorCache | None = None,
     ) -> None:
         self.store = store
         self.embeddings = embeddings
@@ -70,7 +72,11 @@ class NewsService:
         self.max_article_chars = max_article_chars
         self._fetch = fetch
         self.ingest_group = ingest_group
-        self.retriever = HybridRetriever(store, embeddings)
+        # question and sentence vectors, shared by the retriever and the extractive answerer
+        if vectors is None:  # an extractive answerer made by the caller has its own
+            vectors = getattr(answerer, "vectors", None)
+        self.vectors = VectorCache(embeddings) if vectors is None else vectors
+        self.retriever = HybridRetriever(store, embeddings, vectors=self.vectors)
         self._chain = build_answer_chain(
             retrieve=self.retrieve,
             compose=answerer.answer,
@@ -251,7 +257,8 @@ def build_service(
             url, timeout_s=settings.fetch_timeout_s, allow_private=settings.allow_private_urls
         )
 
-    extractive = ExtractiveAnswerer(embeddings)
+    vectors = VectorCache(embeddings)
+    extractive = ExtractiveAnswerer(embeddings, vectors=vectors)
     answerer: ExtractiveAnswerer | GenerativeAnswerer = extractive
     condense = condense_question
     if model_spec is not None and chat_model is not None:
@@ -283,4 +290,5 @@ def build_service(
         max_article_chars=settings.max_article_chars,
         fetch=fetch,
         ingest_group=settings.ingest_group_chunks,
+        vectors=vectors,
     )
