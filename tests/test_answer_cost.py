@@ -173,3 +173,33 @@ def test_the_question_is_embedded_once_per_ask(
     assert "Tomas Reyes" in answer.answer
     asked = [text for call in counting.calls for text in call]
     assert asked.count("Who leads the Port Ellery council?") == 1
+
+
+def test_a_small_batch_runs_on_one_thread_and_gives_the_thread_back(
+    embeddings: SentenceEmbeddings,
+) -> None:
+    import threading
+
+    import torch
+
+    before = torch.get_num_threads()
+    seen: list[int] = []
+
+    class Watching:
+        def encode(self, texts: list[str], **options: object) -> np.ndarray:
+            seen.append(torch.get_num_threads())
+            return np.asarray(embeddings.model.encode(texts, **options))
+
+    watched = SentenceEmbeddings()
+    watched._model = Watching()
+    small = [f"sentence {i}" for i in range(3)]
+    threads = [threading.Thread(target=watched.encode, args=(small,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    watched.encode([f"sentence {i}" for i in range(40)])  # an ingest-sized batch
+
+    assert seen[:4] == [1, 1, 1, 1]
+    assert seen[4] == before
+    assert torch.get_num_threads() == before
