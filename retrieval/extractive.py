@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_EMBEDDED", "Draft", "Evidence", "ExtractiveAnswerer", "question_kind"]
 
-MAX_EMBEDDED = 8
+MAX_EMBEDDED = 6
 
 _MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december"
