@@ -17,6 +17,44 @@ __all__ = ["DEFAULT_MODEL", "SentenceEmbeddings", "load_embeddings", "resolve_mo
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 ONNX_BATCH_SIZE = 16  # int8 kernels: 16 a call ran ~1.45x faster than 64 on 2 cores
+# A question, or the few sentences an answer weighs, are embedded on one thread: a short
+# text's forward pass is a hundred-odd small ops, and with two threads each op ends in a
+# barrier that waits for the other thread to be woken (or, on a busy machine, scheduled).
+# Measured on this 2-core machine under heavy other load (load average ~11), medians: one
+# question 37 ms on one thread vs 327 ms on two, eight sentences 170 vs 1,052 ms. Ingest's
+# large batches keep every thread.
+SMALL_BATCH = 16
+
+
+class _OneTorchThread:
+    """torch's thread count is process-wide: lowered to one while any small batch is being
+    embedded, and restored when the last one ends (an ingest running alongside slows for
+    those few milliseconds)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active = 0
+        self._saved = 0
+
+    def __enter__(self) -> None:
+        import torch
+
+        with self._lock:
+            if self._active == 0:
+                self._saved = torch.get_num_threads()
+                torch.set_num_threads(1)
+            self._active += 1
+
+    def __exit__(self, *_: object) -> None:
+        import torch
+
+        with self._lock:
+            self._active -= 1
+            if self._active == 0:
+                torch.set_num_threads(self._saved)
+
+
+_one_torch_thread = _OneTorchThread()
 
 
 def resolve_model_path(name: str) -> str:
@@ -61,14 +99,22 @@ class SentenceEmbeddings(Embeddings):
 
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(
+        model = self.model
+        if len(texts) <= SMALL_BATCH:
+            with _one_torch_thread:
+                vectors = self._encode(model, texts)
+        else:
+            vectors = self._encode(model, texts)
+        return np.asarray(vectors, dtype=np.float32)
+
+    def _encode(self, model: Any, texts: list[str]) -> Any:
+        return model.encode(
             texts,
             batch_size=self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        return np.asarray(vectors, dtype=np.float32)
 
     @property
     def dimension(self) -> int:

@@ -16,11 +16,13 @@ from retrieval.answers import ABSTAIN_TEXT, Citation, Draft
 from retrieval.chunking import split_sentences
 from retrieval.store import Passage
 from retrieval.terms import STOP_WORDS, content_terms, stem, tokens
+from retrieval.vector_cache import VectorCache
 
 if TYPE_CHECKING:
     from retrieval.embeddings import SentenceEmbeddings
 
 __all__ = [
+    "MAX_EMBEDDED",
     "Draft",
     "Evidence",
     "ExtractiveAnswerer",
@@ -29,6 +31,8 @@ __all__ = [
     "partly_answered",
     "question_kind",
 ]
+
+MAX_EMBEDDED = 6
 
 _MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december"
@@ -109,6 +113,19 @@ def question_kind(question: str) -> str:
 
 
 @dataclass(frozen=True)
+class _Candidate:
+    """A sentence before its embedding: `cheap` is its score but for the meaning part."""
+
+    passage: Passage
+    start: int
+    end: int
+    text: str
+    overlap: float
+    bonus: float
+    cheap: float
+
+
+@dataclass(frozen=True)
 class Evidence:
     """One candidate sentence: `text == article.text[start:end]`."""
 
@@ -134,10 +151,10 @@ def _weighted_terms(question: str) -> dict[str, float]:
     return weights
 
 
-def _overlap(weights: dict[str, float], sentence: str) -> float:
+def _overlap(weights: dict[str, float], present: set[str]) -> float:
+    """The weighted share of the question's terms among `present` (a text's terms)."""
     if not weights:
         return 0.0
-    present = set(content_terms(sentence))
     return sum(w for term, w in weights.items() if term in present) / sum(weights.values())
 
 
@@ -162,20 +179,18 @@ def _kind_bonus(kind: str, cue: re.Pattern[str] | None, sentence: str, question:
     return -0.2 if kind in ("when", "number", "who") else 0.0
 
 
-def _adds_nothing(weights: dict[str, float], sentence: str) -> bool:
-    """A sentence whose every word is already in the question cannot answer it."""
-    terms = content_terms(sentence)
+def _adds_nothing(weights: dict[str, float], terms: set[str]) -> bool:
+    """A sentence whose every word (`terms`) is already in the question cannot answer it."""
     return bool(terms) and all(term in weights for term in terms)
 
 
-def _missing_names(weights: dict[str, float], context: str) -> float:
+def _missing_names(weights: dict[str, float], present: set[str]) -> float:
     """The share of the question's names and numbers that its passage never mentions.
     "Who won the 2022 World Cup in Qatar?" over a passage about the 2006 World Cup misses
     "2022" and "Qatar": the passage is about something else, however close its words."""
     named = [term for term, weight in weights.items() if weight > 1]
     if not named:
         return 0.0
-    present = set(content_terms(context))
     return sum(1 for term in named if term not in present) / len(named)
 
 
@@ -228,49 +243,84 @@ class ExtractiveAnswerer:
         max_sentences: int = 3,
         min_score: float = 0.12,
         support_ratio: float = 0.6,
+        max_embedded: int | None = MAX_EMBEDDED,
+        vectors: VectorCache | None = None,
     ) -> None:
         self.embeddings = embeddings
+        self.max_embedded = max_embedded
+        self.vectors = VectorCache(embeddings) if vectors is None else vectors
         self.max_sentences = max_sentences
         self.min_score = min_score
         self.support_ratio = support_ratio
 
     def score_sentences(self, question: str, passages: list[Passage]) -> list[Evidence]:
+        """The candidate sentences worth embedding, scored, best first.
+
+        Every sentence gets the cheap part of its score first (the question's words, the
+        kind of answer, headings, missing names, retrieval order); only the `max_embedded`
+        best by that part are embedded for the meaning part. Embedding every sentence of
+        the passages was most of a question's time, and a sentence the cheap part ranks
+        that low is not the answer nor its support (see tests/test_extractive_speed.py)."""
         # Each candidate keeps its context (headline and passage): news sentences lean on
         # the ones before ("Turnout was 61 percent" after "Voters in Port Ellery elected a
         # new council"), so the question's names may sit in the context, not the sentence.
-        candidates: list[tuple[Passage, int, int, str, str]] = []
+        weights = _weighted_terms(question)
+        kind = question_kind(question)
+        cue = _KIND_CUES.get(kind)
+        candidates: list[_Candidate] = []
         seen: set[str] = set()
-        rank_of = {p.chunk_id: rank for rank, p in enumerate(passages)}
-        for passage in passages:
+        for rank, passage in enumerate(passages):
             context = f"{passage.title} {passage.text}"
+            context_terms = set(content_terms(context))
+            missing = _missing_names(weights, context_terms)
             for start, end in split_sentences(passage.text):
                 text = passage.text[start:end]
                 key = " ".join(text.lower().split())
                 if key in seen:
                     continue  # overlapping chunks, or the same story stored twice
                 seen.add(key)
+                terms = set(content_terms(text))
+                overlap = 0.6 * _overlap(weights, terms) + 0.4 * _overlap(
+                    weights, context_terms | terms
+                )
+                bonus = _kind_bonus(kind, cue, text, question)
+                cheap = 0.45 * overlap + bonus
+                if looks_like_heading(text) or _adds_nothing(weights, terms):
+                    cheap -= 0.15
+                cheap -= 0.3 * missing
+                cheap -= 0.01 * rank  # a little trust in retrieval order
                 candidates.append(
-                    (passage, passage.start + start, passage.start + end, text, context)
+                    _Candidate(
+                        passage,
+                        passage.start + start,
+                        passage.start + end,
+                        text,
+                        overlap,
+                        bonus,
+                        cheap,
+                    )
                 )
         if not candidates:
             return []
-        vectors = self.embeddings.encode([question] + [c[3] for c in candidates])
+        if self.max_embedded is not None and len(candidates) > self.max_embedded:
+            # stable: of equal cheap scores, the earlier (better retrieved) sentence stays
+            candidates = sorted(candidates, key=lambda c: c.cheap, reverse=True)
+            candidates = candidates[: self.max_embedded]
+        vectors = self.vectors.encode([question] + [c.text for c in candidates])
         similarities = vectors[1:] @ vectors[0]
-        weights = _weighted_terms(question)
-        kind = question_kind(question)
-        cue = _KIND_CUES.get(kind)
-        scored = []
-        for (passage, start, end, text, context), dense in zip(
-            candidates, similarities, strict=True
-        ):
-            overlap = 0.6 * _overlap(weights, text) + 0.4 * _overlap(weights, f"{context} {text}")
-            bonus = _kind_bonus(kind, cue, text, question)
-            score = 0.55 * float(dense) + 0.45 * overlap + bonus
-            if looks_like_heading(text) or _adds_nothing(weights, text):
-                score -= 0.15
-            score -= 0.3 * _missing_names(weights, context)
-            score -= 0.01 * rank_of[passage.chunk_id]  # a little trust in retrieval order
-            scored.append(Evidence(passage, start, end, text, float(dense), overlap, bonus, score))
+        scored = [
+            Evidence(
+                c.passage,
+                c.start,
+                c.end,
+                c.text,
+                float(dense),
+                c.overlap,
+                c.bonus,
+                0.55 * float(dense) + c.cheap,
+            )
+            for c, dense in zip(candidates, similarities, strict=True)
+        ]
         return sorted(scored, key=lambda e: e.score, reverse=True)
 
     def select(self, evidence: list[Evidence]) -> list[Evidence]:

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from retrieval.store import ArticleStore, Passage
+from retrieval.vector_cache import VectorCache
 
 if TYPE_CHECKING:
     from retrieval.embeddings import SentenceEmbeddings
@@ -46,29 +47,38 @@ class HybridRetriever:
     """`retrieve(question, kb, k)`: the k best passages; `score` is the fused RRF score."""
 
     def __init__(
-        self, store: ArticleStore, embeddings: SentenceEmbeddings, *, candidates: int = 30
+        self,
+        store: ArticleStore,
+        embeddings: SentenceEmbeddings,
+        *,
+        candidates: int = 30,
+        vectors: VectorCache | None = None,
     ) -> None:
         self.store = store
         self.embeddings = embeddings
         self.candidates = candidates
+        # shared with the extractive answerer, which then finds the question's vector here
+        self.vectors = VectorCache(embeddings) if vectors is None else vectors
 
     def retrieve(self, question: str, kb: str, k: int) -> list[Passage]:
         depth = max(self.candidates, 3 * k)
-        vector = self.embeddings.embed_query(question)
-        dense = self.store.dense_search(kb, vector, depth)
+        vector = self.vectors.encode([question])[0].tolist()
+        dense = self.store.dense_ranking(kb, vector, depth)
         lexical = self.store.lexical_search(kb, question, depth)
         fused = reciprocal_rank_fusion(
-            [[p.chunk_id for p in dense], [c for c, _ in lexical]], [1.0, LEXICAL_WEIGHT]
+            [[c for c, _ in dense], [c for c, _ in lexical]], [1.0, LEXICAL_WEIGHT]
         )
-        known = {p.chunk_id: p for p in dense}
-        missing = [chunk_id for chunk_id, _ in fused[: 3 * k] if chunk_id not in known]
-        known.update(self.store.get_passages(kb, missing))
+        # Passages are read only for the fused ranking's head, 3k at a time (repeats of one
+        # story count once, so k passages may take more than k ids).
         chosen: dict[str, Passage] = {}
-        for chunk_id, score in fused:
-            passage = known.get(chunk_id)
-            if passage is None:
-                continue  # beyond the depth fetched, or an article being removed
-            chosen.setdefault(_text_key(passage.text), replace(passage, score=score))
-            if len(chosen) == k:
-                break
+        for offset in range(0, len(fused), 3 * k):
+            batch = fused[offset : offset + 3 * k]
+            known = self.store.get_passages(kb, [chunk_id for chunk_id, _ in batch])
+            for chunk_id, score in batch:
+                passage = known.get(chunk_id)
+                if passage is None:
+                    continue  # an article being removed, or a vector whose record is gone
+                chosen.setdefault(_text_key(passage.text), replace(passage, score=score))
+                if len(chosen) == k:
+                    return list(chosen.values())
         return list(chosen.values())

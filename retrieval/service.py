@@ -18,6 +18,7 @@ from retrieval.extractive import ExtractiveAnswerer
 from retrieval.news import NewsAnswering, annotate
 from retrieval.retrievers import HybridRetriever
 from retrieval.store import ArticleStore, Passage, StoredArticle, body_key
+from retrieval.vector_cache import VectorCache
 
 if TYPE_CHECKING:
     from retrieval.config import Settings
@@ -62,6 +63,7 @@ class NewsService:
         fetch: Callable[[str], Article] | None = None,
         ingest_group: int = 256,
         clock: Callable[[], date | None] = date.today,
+        vectors: VectorCache | None = None,
     ) -> None:
         self.store = store
         self.embeddings = embeddings
@@ -76,12 +78,16 @@ class NewsService:
         # "today" for the question's time words; a clock returning None means the day of
         # asking is unknown (an eval set without dates), and time words then filter nothing.
         self.clock = clock
-        self.retriever = HybridRetriever(store, embeddings)
+        # question and sentence vectors, shared by the retriever and the extractive answerer
+        if vectors is None:  # an extractive answerer made by the caller has its own
+            vectors = getattr(answerer, "vectors", None)
+        self.vectors = VectorCache(embeddings) if vectors is None else vectors
+        self.retriever = HybridRetriever(store, embeddings, vectors=self.vectors)
         self.news = NewsAnswering(
             retrieve=self.retrieve,
             compose=answerer.answer,
-            extractive=_extractive_of(answerer, embeddings),
-            encode=embeddings.encode,
+            extractive=_extractive_of(answerer, embeddings, self.vectors),
+            encode=self.vectors.encode,
         )
         self._chain = build_answer_chain(
             retrieve=self.news.retrieve,
@@ -250,13 +256,17 @@ class NewsService:
         self.store.close()
 
 
-def _extractive_of(answerer: object, embeddings: SentenceEmbeddings) -> ExtractiveAnswerer:
+def _extractive_of(
+    answerer: object, embeddings: SentenceEmbeddings, vectors: VectorCache
+) -> ExtractiveAnswerer:
     """The extractive answerer whose sentence scores timelines and disagreement use: the
     answerer itself, a generative answerer's fallback, or a new one."""
     if isinstance(answerer, ExtractiveAnswerer):
         return answerer
     fallback = getattr(answerer, "fallback", None)
-    return fallback if isinstance(fallback, ExtractiveAnswerer) else ExtractiveAnswerer(embeddings)
+    if isinstance(fallback, ExtractiveAnswerer):
+        return fallback
+    return ExtractiveAnswerer(embeddings, vectors=vectors)
 
 
 def build_service(
@@ -286,7 +296,8 @@ def build_service(
             url, timeout_s=settings.fetch_timeout_s, allow_private=settings.allow_private_urls
         )
 
-    extractive = ExtractiveAnswerer(embeddings)
+    vectors = VectorCache(embeddings)
+    extractive = ExtractiveAnswerer(embeddings, vectors=vectors)
     answerer: ExtractiveAnswerer | GenerativeAnswerer = extractive
     condense = condense_question
     if model_spec is not None and chat_model is not None:
@@ -319,4 +330,5 @@ def build_service(
         fetch=fetch,
         ingest_group=settings.ingest_group_chunks,
         clock=clock or (lambda: settings.today or date.today()),
+        vectors=vectors,
     )

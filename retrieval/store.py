@@ -274,6 +274,21 @@ class ArticleStore:
         present = self._present(kb, {p.article_id for p in passages})
         return [p for p in passages if p.article_id in present]
 
+    def dense_ranking(self, kb: str, vector: Sequence[float], k: int) -> list[tuple[str, float]]:
+        """(chunk_id, cosine similarity) of the k chunks nearest to `vector`, best first: the
+        index alone. Reading the k documents and metadata as well took 5 of the 6 ms of a
+        query at 10k chunks; `get_passages` reads the few that are kept."""
+        chunks_col = self._collection(kb, "chunks")
+        if chunks_col.count() == 0:
+            return []
+        result = chunks_col.query(
+            query_embeddings=[list(vector)], n_results=k, include=["distances"]
+        )
+        return [
+            (chunk_id, 1.0 - float(distance))
+            for chunk_id, distance in zip(result["ids"][0], result["distances"][0], strict=True)
+        ]
+
     def lexical_search(self, kb: str, question: str, k: int) -> list[tuple[str, float]]:
         """(chunk_id, BM25 score) of the k best lexical matches."""
         self._check_lexical(kb)

@@ -59,6 +59,16 @@ def test_batching_moves_vectors_only_slightly(onnx: OnnxEmbeddings) -> None:
     assert onnx.encode([]).shape == (0, 384)
 
 
+def test_batches_run_side_by_side_give_the_vectors_of_one_at_a_time(
+    onnx: OnnxEmbeddings, model_cache: Path
+) -> None:
+    one_thread = OnnxEmbeddings(batch_size=2, cache_dir=model_cache, threads=1)
+    side_by_side = OnnxEmbeddings(batch_size=2, cache_dir=model_cache, threads=2)
+    texts = SENTENCES * 3  # eleven batches of two, run two at a time
+    assert side_by_side.model.workers == 2
+    np.testing.assert_allclose(side_by_side.encode(texts), one_thread.encode(texts), atol=1e-6)
+
+
 def test_the_export_is_cached(
     onnx: OnnxEmbeddings, model_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
