@@ -260,7 +260,7 @@ class ExtractiveAnswerer:
         kind of answer, headings, missing names, retrieval order); only the `max_embedded`
         best by that part are embedded for the meaning part. Embedding every sentence of
         the passages was most of a question's time, and a sentence the cheap part ranks
-        that low is not the answer nor its support (see tests/test_extractive_speed.py)."""
+        that low is not the answer nor its support (see tests/test_answer_cost.py)."""
         # Each candidate keeps its context (headline and passage): news sentences lean on
         # the ones before ("Turnout was 61 percent" after "Voters in Port Ellery elected a
         # new council"), so the question's names may sit in the context, not the sentence.
