@@ -1,0 +1,66 @@
+"""Does ingest memory grow on the store side? Ingest the BBC set with a zero-cost stand-in
+for the model (deterministic random unit vectors) and print resident memory every 500
+articles. Run: `python benchmarks/ingest_store_memory.py [JSONL]` (default: the BBC set).
+Compare with `rss_mb_by_quarter_of_ingest` of `newsbot bench`, which uses the real model."""
+
+from __future__ import annotations
+
+import hashlib
+import resource
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.config import Settings
+from retrieval.embeddings import SentenceEmbeddings
+from retrieval.ingest import ingest_sources
+from retrieval.service import AddResult, build_service
+
+BBC = Path(__file__).resolve().parents[2] / "shared" / "data" / "bbc_news.jsonl"
+
+
+class StandInModel(SentenceEmbeddings):
+    """The same vector for the same text, at no cost: only the store side is measured."""
+
+    def __init__(self) -> None:
+        super().__init__(model_name="stand-in", batch_size=32)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        rows = [
+            np.random.default_rng(int(hashlib.md5(t.encode()).hexdigest()[:8], 16))
+            .standard_normal(384)
+            .astype(np.float32)
+            for t in texts
+        ]
+        vectors = np.stack(rows)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    def dimension(self) -> int:
+        return 384
+
+
+def rss_mb() -> float:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * 4096 / 2**20
+
+
+def main() -> None:
+    source = sys.argv[1] if len(sys.argv) > 1 else str(BBC)
+    service = build_service(Settings(data_dir=Path(tempfile.mkdtemp())), embeddings=StandInModel())
+    done = 0
+
+    def on_result(_: AddResult) -> None:
+        nonlocal done
+        done += 1
+        if done % 500 == 0:
+            print(f"{done} articles: {rss_mb():.0f} MB", flush=True)
+
+    print(f"start: {rss_mb():.0f} MB")
+    ingest_sources(service, [source], kb="default", on_result=on_result)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"end: {rss_mb():.0f} MB (peak {peak:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()
