@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,7 +27,14 @@ if TYPE_CHECKING:
     from retrieval.embeddings import SentenceEmbeddings
     from retrieval.generative import GenerativeAnswerer
 
-__all__ = ["AddResult", "NewsService", "QuestionError", "build_service", "is_url"]
+__all__ = [
+    "AddResult",
+    "NewsService",
+    "QuestionError",
+    "build_service",
+    "is_url",
+    "release_freed_memory",
+]
 
 DEFAULT_KB = "default"
 
@@ -213,6 +222,7 @@ class NewsService:
                 self.store.add_articles(kb, items)
                 for article, chunks in group:
                     report(AddResult(article.id, article.title, len(chunks), "added"))
+                release_freed_memory()
 
         def flush(embedder: ThreadPoolExecutor) -> None:
             group = list(pending)
@@ -254,6 +264,24 @@ class NewsService:
 
     def close(self) -> None:
         self.store.close()
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(None).malloc_trim  # the C library the interpreter runs on
+    except (OSError, AttributeError, TypeError):  # not glibc (macOS, musl): nothing to do
+        return None
+
+
+def release_freed_memory() -> None:
+    """Give the memory freed since the last call back to the system. glibc keeps what torch
+    frees between batches of different shapes, so without this an ingest's resident memory
+    rose with the corpus: 964 → 1,138 MB over 800 BBC articles, against 639 → 654 MB with a
+    trim after each group (`python benchmarks/ingest_store_memory.py` has the store side)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def _extractive_of(

@@ -181,3 +181,21 @@ def test_articles_are_counted_cheaply_for_the_progress_bar(tmp_path: Path) -> No
 @pytest.mark.parametrize(("size", "expected"), [(2, [[0, 1], [2, 3], [4]]), (5, [[0, 1, 2, 3, 4]])])
 def test_batched(size: int, expected: list[list[int]]) -> None:
     assert list(batched(range(5), size)) == expected
+
+
+def test_freed_memory_is_handed_back_after_each_stored_group(
+    make_service: Callable[..., NewsService], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import retrieval.service
+
+    retrieval.service.release_freed_memory()  # the real one runs here, glibc or not
+    service = make_service(ingest_group_chunks=2)
+    trims: list[int] = []
+
+    def trim() -> None:
+        trims.append(service.store.count_chunks("default"))
+
+    monkeypatch.setattr(retrieval.service, "release_freed_memory", trim)
+    service.add_many([story(n) for n in range(6)])
+    # one story is one chunk: three groups of two, each trimmed once it is stored
+    assert trims == [2, 4, 6]
