@@ -12,7 +12,6 @@ import importlib.util
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -20,11 +19,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import httpx
+from loopback_http import closed_port, serving
 
 _CREATED_AT = "2026-01-05T10:00:00.000000Z"
 
@@ -33,24 +33,6 @@ _CREATED_AT = "2026-01-05T10:00:00.000000Z"
 class FakeOllama:
     url: str
     requests: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _quiet(handler: type[BaseHTTPRequestHandler]) -> type[BaseHTTPRequestHandler]:
-    handler.log_message = lambda self, *args: None  # type: ignore[method-assign]
-    return handler
-
-
-@contextmanager
-def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _quiet(handler))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @contextmanager
@@ -108,7 +90,7 @@ def serve_ollama(
             self.end_headers()
             self.wfile.write(payload)
 
-    with _serving(Handler) as url:
+    with serving(Handler) as url:
         fake.url = url
         yield fake
 
@@ -125,7 +107,7 @@ def serve_stalling() -> Iterator[str]:
 
         do_GET = do_POST
 
-    with _serving(Handler) as url:
+    with serving(Handler) as url:
         try:
             yield url
         finally:
@@ -148,19 +130,13 @@ def smollm2_gguf() -> Path | None:
     return next((Path(c) for c in candidates if c and Path(c).is_file()), None)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def run_llama_server(gguf: Path, log: Path, *, ready_within_s: float = 120) -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server on a free loopback port; yields its /v1 URL.
 
     One thread each: with two threads llama.cpp's spinning workers slow down badly whenever
     another process wants the CPU (measured 4x on a busy 2-core machine)."""
-    port = _free_port()
+    port = closed_port()
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "smollm2",
         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096",

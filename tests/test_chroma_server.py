@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,17 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
+from loopback_http import closed_port
 
 from bot.cli import Context, main
 from retrieval.articles import Article
 from retrieval.service import NewsService
 from retrieval.store import StoreError, open_store
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def chroma_command() -> str:
@@ -40,7 +34,7 @@ def chroma_command() -> str:
 def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Chroma server on a free loopback port, stopped at the end."""
     root = tmp_path_factory.mktemp("chroma-server")
-    port = free_port()
+    port = closed_port()
     log = (root / "server.log").open("wb")
     command = [chroma_command(), "run", "--path", str(root / "data")]
     server = subprocess.Popen(
@@ -130,6 +124,6 @@ def test_two_processes_share_one_server(
 
 
 def test_an_unreachable_server_is_one_clear_error(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{free_port()}"
+    url = f"http://127.0.0.1:{closed_port()}"
     with pytest.raises(StoreError, match="cannot reach the Chroma server"):
         open_store(chroma_path=tmp_path / "chroma", chroma_url=url).list_articles("default")

@@ -8,12 +8,12 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from threading import Thread
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from click.testing import CliRunner
 from fake_chat import PromptedFakeChatModel, number_of
+from loopback_http import serving
 
 from bot.cli import Context, main
 from bot.discord_bot.messages import answer_messages, refusal
@@ -101,16 +101,8 @@ def echoing_openai_server() -> Iterator[str]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        yield f"{url}/v1"
 
 
 def test_a_model_server_echoing_the_api_key_leaks_it_nowhere(
