@@ -9,13 +9,14 @@ leads; up to two more that score nearly as well support it. Nothing relevant: it
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from retrieval.answers import ABSTAIN_TEXT, Citation, Draft
 from retrieval.chunking import split_sentences
 from retrieval.store import Passage
-from retrieval.terms import STOP_WORDS, content_terms, stem, tokens
+from retrieval.terms import STOP_WORDS, content_terms, same_text_key, stem, tokens
 from retrieval.vector_cache import VectorCache
 
 if TYPE_CHECKING:
@@ -139,13 +140,18 @@ class Evidence:
     score: float
 
 
+def _question_words(question: str) -> Iterator[tuple[str, bool]]:
+    """The question's words that are not stop words, each with whether it is a name or a
+    number (capitalised past the first word, or holding a digit)."""
+    for index, token in enumerate(tokens(question)):
+        if token.lower() not in STOP_WORDS:
+            yield token, (token[0].isupper() and index > 0) or any(ch.isdigit() for ch in token)
+
+
 def _weighted_terms(question: str) -> dict[str, float]:
     """Question stems with weights: names and numbers count double."""
     weights: dict[str, float] = {}
-    for index, token in enumerate(tokens(question)):
-        if token.lower() in STOP_WORDS:
-            continue
-        named = (token[0].isupper() and index > 0) or any(ch.isdigit() for ch in token)
+    for token, named in _question_words(question):
         key = stem(token)
         weights[key] = max(weights.get(key, 0.0), 2.0 if named else 1.0)
     return weights
@@ -201,10 +207,7 @@ def _unmentioned_names(question: str, contexts: list[str]) -> list[str]:
     for context in contexts:
         present.update(content_terms(context))
     missing: list[str] = []
-    for index, token in enumerate(tokens(question)):
-        if token.lower() in STOP_WORDS:
-            continue
-        named = (token[0].isupper() and index > 0) or any(ch.isdigit() for ch in token)
+    for token, named in _question_words(question):
         if named and stem(token) not in present and token not in missing:
             missing.append(token)
     return missing
@@ -275,7 +278,7 @@ class ExtractiveAnswerer:
             missing = _missing_names(weights, context_terms)
             for start, end in split_sentences(passage.text):
                 text = passage.text[start:end]
-                key = " ".join(text.lower().split())
+                key = same_text_key(text)
                 if key in seen:
                     continue  # overlapping chunks, or the same story stored twice
                 seen.add(key)

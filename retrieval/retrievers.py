@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from retrieval.store import ArticleStore, Passage
+from retrieval.terms import same_text_key
 from retrieval.vector_cache import VectorCache
 
 if TYPE_CHECKING:
@@ -37,10 +38,6 @@ def reciprocal_rank_fusion(
         for rank, item in enumerate(ranking, start=1):
             scores[item] = scores.get(item, 0.0) + weight / (k + rank)
     return sorted(scores.items(), key=lambda pair: pair[1], reverse=True)
-
-
-def _text_key(text: str) -> str:
-    return " ".join(text.lower().split())
 
 
 class HybridRetriever:
@@ -78,7 +75,7 @@ class HybridRetriever:
                 passage = known.get(chunk_id)
                 if passage is None:
                     continue  # an article being removed, or a vector whose record is gone
-                chosen.setdefault(_text_key(passage.text), replace(passage, score=score))
+                chosen.setdefault(same_text_key(passage.text), replace(passage, score=score))
                 if len(chosen) == k:
                     return list(chosen.values())
         return list(chosen.values())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["STOP_WORDS", "content_terms", "stem", "tokens"]
+__all__ = ["STOP_WORDS", "content_terms", "same_text_key", "stem", "tokens"]
 
 STOP_WORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been
@@ -92,3 +92,8 @@ def content_terms(text: str) -> list[str]:
             continue
         seen.setdefault(stem(token), None)
     return list(seen)
+
+
+def same_text_key(text: str) -> str:
+    """Case and spacing folded: one key for the same passage or sentence stored twice."""
+    return " ".join(text.lower().split())
