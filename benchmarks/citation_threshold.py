@@ -25,12 +25,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from retrieval.articles import Article, article_from_dict  # noqa: E402
-from retrieval.chunking import split_article, split_sentences  # noqa: E402
-from retrieval.citation_check import CitationChecker, Claim  # noqa: E402
-from retrieval.embeddings import SentenceEmbeddings  # noqa: E402
-from retrieval.store import Passage  # noqa: E402
-from retrieval.terms import content_terms  # noqa: E402
+from retrieval.answer.citation_check import CitationChecker, Claim  # noqa: E402
+from retrieval.index.embeddings import SentenceEmbeddings  # noqa: E402
+from retrieval.ingest.articles import article_from_dict  # noqa: E402
+from retrieval.ingest.chunking import split_article  # noqa: E402
+from retrieval.text.sentences import split_sentences  # noqa: E402
+from retrieval.text.terms import content_terms  # noqa: E402
+from retrieval.types import Article, Passage  # noqa: E402
 
 SEED_PARAPHRASES = [
     "China turned down Lloyd Austin's request to meet Li Shangfu at the Shangri-La Dialogue in Singapore.",

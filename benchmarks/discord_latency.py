@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from fake_discord import FakeDiscord, running_bot  # noqa: E402
 
 from bot.discord_bot import DiscordOptions, build_bot  # noqa: E402
-from retrieval.articles import article_from_dict  # noqa: E402
 from retrieval.config import Settings  # noqa: E402
+from retrieval.ingest.articles import article_from_dict  # noqa: E402
 from retrieval.service import NewsService, build_service  # noqa: E402
 
 QUESTIONS = [

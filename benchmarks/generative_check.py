@@ -26,10 +26,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from fake_model_servers import run_llama_server, smollm2_gguf  # noqa: E402
 
-from retrieval.articles import article_from_dict  # noqa: E402
+from retrieval.answer.generative import GenerativeAnswerer, looks_like_abstention  # noqa: E402
 from retrieval.config import Settings  # noqa: E402
-from retrieval.embeddings import SentenceEmbeddings  # noqa: E402
-from retrieval.generative import GenerativeAnswerer, looks_like_abstention  # noqa: E402
+from retrieval.index.embeddings import SentenceEmbeddings  # noqa: E402
+from retrieval.ingest.articles import article_from_dict  # noqa: E402
 from retrieval.service import NewsService, build_service  # noqa: E402
 
 SEED_QUESTIONS = [

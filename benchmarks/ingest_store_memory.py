@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.config import Settings
-from retrieval.embeddings import SentenceEmbeddings
-from retrieval.ingest import ingest_sources
+from retrieval.index.embeddings import SentenceEmbeddings
+from retrieval.ingest.sources import ingest_sources
 from retrieval.service import AddResult, build_service
 
 BBC = Path(__file__).resolve().parents[2] / "shared" / "data" / "bbc_news.jsonl"

@@ -31,9 +31,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from retrieval.answers import Answer  # noqa: E402
-from retrieval.articles import Article, load_path  # noqa: E402
+from retrieval.ingest.articles import load_path  # noqa: E402
 from retrieval.service import NewsService  # noqa: E402
+from retrieval.types import Answer, Article  # noqa: E402
 
 CORPUS = ROOT / "evals" / "news_aware_corpus.jsonl"
 QUESTIONS = ROOT / "evals" / "news_aware_questions.jsonl"

@@ -7,10 +7,9 @@ from importlib import resources
 
 import click
 
-from retrieval.answers import Answer
-from retrieval.articles import article_from_dict
-from retrieval.condense import Turn
+from retrieval.ingest.articles import article_from_dict
 from retrieval.service import NewsService, QuestionError
+from retrieval.types import Answer, Turn
 
 __all__ = ["load_demo_if_empty", "run_chat"]
 

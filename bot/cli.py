@@ -62,10 +62,8 @@ class NewsbotGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         from pydantic import ValidationError
 
-        from retrieval.articles import ArticleError
-        from retrieval.chat_models import ModelConfigError
+        from retrieval.errors import ArticleError, ModelConfigError, StoreError
         from retrieval.service import QuestionError
-        from retrieval.store import StoreError
 
         try:
             return super().invoke(ctx)
@@ -102,8 +100,8 @@ def ingest(obj: Context, sources: tuple[str, ...], kb: str, published_at: str | 
 
     Streams: articles are stored a batch at a time, and running it again after an
     interruption skips what is already stored."""
-    from retrieval.articles import parse_published_at
-    from retrieval.ingest import count_articles, ingest_sources
+    from retrieval.ingest.articles import parse_published_at
+    from retrieval.ingest.sources import count_articles, ingest_sources
 
     if published_at is not None:
         published_at = parse_published_at(published_at)  # before anything is opened
@@ -206,7 +204,7 @@ def evaluate(
     sweep: bool,
 ) -> None:
     """Measure retrieval, answers and abstention on QUESTIONS (JSONL) over a corpus."""
-    from retrieval.evaluation import run_eval
+    from retrieval.evaluation.run import run_eval
 
     def progress(system: str, done: int, total: int) -> None:
         if sys.stderr.isatty() and (done % 25 == 0 or done == total):

@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 import textwrap
 
-from retrieval.answers import Answer, Citation
-from retrieval.store import Passage, StoredArticle
+from retrieval.types import Answer, Citation, Passage, StoredArticle
 
 __all__ = [
     "date_note_line",

@@ -6,26 +6,26 @@ import ctypes
 import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from retrieval.answers import Answer
-from retrieval.articles import Article, ArticleError, load_path
-from retrieval.chain import build_answer_chain
-from retrieval.chunking import Chunk, embedding_text, split_article
-from retrieval.condense import Turn, condense_question
-from retrieval.extractive import ExtractiveAnswerer
-from retrieval.news import NewsAnswering, annotate
-from retrieval.retrievers import HybridRetriever
-from retrieval.store import ArticleStore, Passage, StoredArticle, body_key
-from retrieval.vector_cache import VectorCache
+from retrieval.answer.condense import condense_question
+from retrieval.answer.extractive import ExtractiveAnswerer
+from retrieval.errors import ArticleError, QuestionError
+from retrieval.index.retriever import HybridRetriever
+from retrieval.index.store import ArticleStore, body_key
+from retrieval.index.vector_cache import VectorCache
+from retrieval.ingest.articles import load_path
+from retrieval.ingest.chunking import embedding_text, split_article
+from retrieval.news.step import NewsAnswering, annotate
+from retrieval.pipeline import build_answer_chain
+from retrieval.types import AddResult, Answer, Article, Chunk, Passage, StoredArticle, Turn
 
 if TYPE_CHECKING:
+    from retrieval.answer.generative import GenerativeAnswerer
     from retrieval.config import Settings
-    from retrieval.embeddings import SentenceEmbeddings
-    from retrieval.generative import GenerativeAnswerer
+    from retrieval.index.embeddings import SentenceEmbeddings
 
 __all__ = [
     "AddResult",
@@ -37,19 +37,6 @@ __all__ = [
 ]
 
 DEFAULT_KB = "default"
-
-
-class QuestionError(ValueError):
-    """A question that cannot be asked (empty, too long); shown to the user as is."""
-
-
-@dataclass(frozen=True)
-class AddResult:
-    article_id: str
-    title: str
-    chunks: int
-    status: Literal["added", "unchanged"]
-    duplicate_of: str | None = None  # the stored article with the same body, if that is why
 
 
 def is_url(source: str) -> bool:
@@ -306,11 +293,11 @@ def build_service(
     """The composition root: everything is built here, once, from settings (a loaded
     embedding model may be passed in to share it). "Today" is `clock`, else the `today`
     setting, else the calendar."""
-    from retrieval.chat_models import build_chat_model, parse_llm_setting
-    from retrieval.embeddings import load_embeddings
-    from retrieval.extractive import ExtractiveAnswerer
-    from retrieval.fetch import fetch_article
-    from retrieval.store import open_store
+    from retrieval.answer.chat_models import build_chat_model, parse_llm_setting
+    from retrieval.answer.extractive import ExtractiveAnswerer
+    from retrieval.index.embeddings import load_embeddings
+    from retrieval.index.store import open_store
+    from retrieval.ingest.fetch import fetch_article
 
     # a bad NEWSBOT_LLM fails before the store is opened (and locked)
     model_spec = parse_llm_setting(settings.llm)
@@ -329,8 +316,8 @@ def build_service(
     answerer: ExtractiveAnswerer | GenerativeAnswerer = extractive
     condense = condense_question
     if model_spec is not None and chat_model is not None:
-        from retrieval.citation_check import CitationChecker
-        from retrieval.generative import GenerativeAnswerer
+        from retrieval.answer.citation_check import CitationChecker
+        from retrieval.answer.generative import GenerativeAnswerer
 
         answerer = GenerativeAnswerer(
             model=chat_model,

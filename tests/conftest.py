@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.articles import Article, article_from_dict
 from retrieval.config import Settings
-from retrieval.embeddings import SentenceEmbeddings
+from retrieval.index.embeddings import SentenceEmbeddings
+from retrieval.ingest.articles import article_from_dict
 from retrieval.service import NewsService, build_service
+from retrieval.types import Article
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"

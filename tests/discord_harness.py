@@ -22,13 +22,11 @@ import pytest
 from fake_discord import Call, FakeDiscord, running_bot
 
 from bot.discord_bot import DiscordOptions, NewsBot, build_bot
-from retrieval.answers import ABSTAIN_TEXT, Answer, Citation
-from retrieval.articles import Article, article_from_dict
-from retrieval.condense import Turn
 from retrieval.config import Settings
-from retrieval.embeddings import SentenceEmbeddings
+from retrieval.index.embeddings import SentenceEmbeddings
+from retrieval.ingest.articles import article_from_dict
 from retrieval.service import AddResult, NewsService, build_service
-from retrieval.store import StoredArticle
+from retrieval.types import ABSTAIN_TEXT, Answer, Article, Citation, StoredArticle, Turn
 
 SEED = article_from_dict(
     json.loads(resources.files("retrieval").joinpath("demo/seed_article.json").read_text("utf-8"))

@@ -8,12 +8,12 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from retrieval.articles import make_article
-from retrieval.embeddings import SentenceEmbeddings
-from retrieval.extractive import ExtractiveAnswerer
+from retrieval.answer.extractive import ExtractiveAnswerer
+from retrieval.index.embeddings import SentenceEmbeddings
+from retrieval.index.vector_cache import VectorCache
+from retrieval.ingest.articles import make_article
 from retrieval.service import NewsService
-from retrieval.store import Passage
-from retrieval.vector_cache import VectorCache
+from retrieval.types import Passage
 
 # A long story: far more sentences than the answerer embeds, the answer to each question
 # below in one of them and distractors sharing its words around it.

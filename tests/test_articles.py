@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.articles import (
-    ArticleError,
+from retrieval.errors import ArticleError
+from retrieval.ingest.articles import (
     article_from_dict,
     article_id,
     canonical_url,

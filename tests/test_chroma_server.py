@@ -18,9 +18,10 @@ from click.testing import CliRunner
 from loopback_http import closed_port
 
 from bot.cli import Context, main
-from retrieval.articles import Article
+from retrieval.errors import StoreError
+from retrieval.index.store import open_store
 from retrieval.service import NewsService
-from retrieval.store import StoreError, open_store
+from retrieval.types import Article
 
 
 def chroma_command() -> str:

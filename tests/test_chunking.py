@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval.articles import Article
-from retrieval.chunking import embedding_text, split_article, split_sentences
+from retrieval.ingest.chunking import embedding_text, split_article
+from retrieval.text.sentences import split_sentences
+from retrieval.types import Article
 
 
 @pytest.mark.parametrize(

@@ -8,16 +8,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from retrieval.articles import Article
-from retrieval.chunking import split_article
-from retrieval.citation_check import (
+from retrieval.answer.citation_check import (
     UNVERIFIED_MARK,
     CitationChecker,
     missing_facts,
     split_claims,
 )
-from retrieval.embeddings import SentenceEmbeddings
-from retrieval.store import Passage
+from retrieval.index.embeddings import SentenceEmbeddings
+from retrieval.ingest.chunking import split_article
+from retrieval.types import Article, Passage
 
 # Seed article passages, as numbered for the model: [1] Austin's request, Pelosi and the
 # balloon; [2] the Pentagon and Ryder; [3] the embassy's reply and the 2018 sanctions on Li

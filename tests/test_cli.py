@@ -15,8 +15,8 @@ from loopback_http import closed_port, serve
 from test_articles import HTML_PAGE
 
 from bot.cli import Context, main
-from retrieval.articles import Article
 from retrieval.service import NewsService
+from retrieval.types import Article
 
 CITATION_KEYS = {
     "n": int,
@@ -209,7 +209,7 @@ def test_ask_shows_dates_notes_and_how_current_the_answer_is(
 
 def test_a_timeline_renders_one_line_per_entry() -> None:
     from bot.render import render_answer
-    from retrieval.answers import Answer, Citation, TimelineEntry
+    from retrieval.types import Answer, Citation, TimelineEntry
 
     quotes = ["The bridge collapsed on Sunday evening, sending cars into the river below it.",
               "Officials revised the death toll."]  # fmt: skip

@@ -12,12 +12,11 @@ from pathlib import Path
 
 from test_crash_safety import town_articles
 
-from retrieval.answers import Draft
-from retrieval.articles import Article
-from retrieval.embeddings import SentenceEmbeddings
-from retrieval.extractive import ExtractiveAnswerer
+from retrieval.answer.extractive import ExtractiveAnswerer
+from retrieval.index.embeddings import SentenceEmbeddings
+from retrieval.index.store import open_store
 from retrieval.service import NewsService
-from retrieval.store import Passage, open_store
+from retrieval.types import Article, Draft, Passage
 
 KB = "busy"
 
@@ -152,7 +151,8 @@ def test_threads_racing_on_one_article_leave_it_whole_or_gone(
 
 SECOND_PROCESS = """
 import sys
-from retrieval.store import StoreError, open_store
+from retrieval.errors import StoreError
+from retrieval.index.store import open_store
 try:
     open_store(chroma_path=__import__("pathlib").Path(sys.argv[1]))
 except StoreError as error:

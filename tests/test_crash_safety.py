@@ -15,8 +15,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from retrieval.articles import Article, make_article
+from retrieval.ingest.articles import make_article
 from retrieval.service import NewsService
+from retrieval.types import Article
 
 SEED = 20261128  # fixed, so a failure can be replayed
 # ingest_group_chunks=1: every article its own write, so a kill can land between two of them
@@ -27,7 +28,7 @@ TOWNS = ["Arden", "Bexley", "Corran", "Dunmore", "Elstow", "Fenwick", "Garth", "
 WORKER = textwrap.dedent(
     """
     import json, sys
-    from retrieval.articles import article_from_dict
+    from retrieval.ingest.articles import article_from_dict
     from retrieval.config import Settings
     from retrieval.service import build_service
 

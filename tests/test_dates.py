@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from retrieval.dates import date_notes, event_date
-from retrieval.timeframe import TimeFrame, read_question, recency_note
+from retrieval.news.timeframe import TimeFrame, read_question, recency_note
+from retrieval.text.dates import date_notes, event_date
 
 
 @pytest.mark.parametrize(

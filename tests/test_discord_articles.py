@@ -19,9 +19,9 @@ from discord_harness import (
     slash,
 )
 
-from retrieval.answers import ABSTAIN_TEXT
-from retrieval.articles import article_from_dict
+from retrieval.ingest.articles import article_from_dict
 from retrieval.service import NewsService
+from retrieval.types import ABSTAIN_TEXT
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 

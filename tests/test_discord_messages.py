@@ -20,9 +20,8 @@ from bot.discord_bot.messages import (
     source_entry,
     split_text,
 )
-from retrieval.answers import ABSTAIN_TEXT, Answer, Citation
 from retrieval.service import AddResult
-from retrieval.store import StoredArticle
+from retrieval.types import ABSTAIN_TEXT, Answer, Citation, StoredArticle
 
 
 def citation(n: int, **fields: object) -> Citation:
@@ -118,7 +117,7 @@ def test_a_slash_answer_quotes_the_question_first() -> None:
 
 
 def test_date_notes_and_how_current_the_answer_is_are_shown() -> None:
-    from retrieval.dates import DateNote
+    from retrieval.types import DateNote
 
     note = DateNote("August of last year", "August 2022", "2022-08")
     cited = citation(1, quote="It began in August of last year.", date_notes=[note])

@@ -15,9 +15,9 @@ from bot.discord_bot.conversations import ConversationLog
 from bot.discord_bot.options import DiscordOptions, knowledge_base_for, may_edit_articles
 from bot.discord_bot.rate_limit import RateLimiter
 from bot.discord_bot.uploads import article_from_text, articles_from_file
-from retrieval.articles import ArticleError
-from retrieval.condense import Turn
 from retrieval.config import Settings
+from retrieval.errors import ArticleError
+from retrieval.types import Turn
 
 # -- options and settings -------------------------------------------------------------------
 

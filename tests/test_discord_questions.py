@@ -31,7 +31,7 @@ from fake_discord import FakeDiscord, running_bot
 from bot.discord_bot import DiscordOptions, build_bot
 from bot.discord_bot.app import ShardedNewsBot
 from bot.discord_bot.messages import APOLOGY, EMBED_DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT
-from retrieval.articles import article_from_dict
+from retrieval.ingest.articles import article_from_dict
 from retrieval.service import NewsService
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")

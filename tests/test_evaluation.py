@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import Context, main
-from retrieval.evaluation import EvalQuestion, Outcome, contains_answer, summarise
+from retrieval.evaluation.run import EvalQuestion, Outcome, contains_answer, summarise
 from retrieval.service import NewsService
 
 
@@ -128,7 +128,7 @@ def test_eval_command_runs_and_caches_the_corpus(service: NewsService, tmp_path:
 def test_a_question_rows_date_is_the_day_it_was_asked(tmp_path: Path) -> None:
     from datetime import date
 
-    from retrieval.evaluation import load_questions
+    from retrieval.evaluation.run import load_questions
 
     path = tmp_path / "q.jsonl"
     rows = [

@@ -6,8 +6,8 @@ import pytest
 from loopback_http import closed_port, serve
 from test_articles import HTML_PAGE
 
-from retrieval.articles import ArticleError
-from retrieval.fetch import FetchError, check_url, fetch_article, is_public_address
+from retrieval.errors import ArticleError
+from retrieval.ingest.fetch import FetchError, check_url, fetch_article, is_public_address
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 

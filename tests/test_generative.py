@@ -16,15 +16,15 @@ from test_citation_check import seed_passages
 from test_cli import assert_ask_json_contract
 
 from bot.cli import Context, main
-from retrieval.answers import ABSTAIN_TEXT
-from retrieval.articles import Article
-from retrieval.chat_models import ModelConfigError, parse_llm_setting
-from retrieval.citation_check import CitationChecker
+from retrieval.answer.chat_models import parse_llm_setting
+from retrieval.answer.citation_check import CitationChecker
+from retrieval.answer.extractive import ExtractiveAnswerer
+from retrieval.answer.generative import GenerativeAnswerer, format_passages, looks_like_abstention
 from retrieval.config import Settings
-from retrieval.embeddings import SentenceEmbeddings
-from retrieval.extractive import ExtractiveAnswerer
-from retrieval.generative import GenerativeAnswerer, format_passages, looks_like_abstention
+from retrieval.errors import ModelConfigError
+from retrieval.index.embeddings import SentenceEmbeddings
 from retrieval.service import NewsService
+from retrieval.types import ABSTAIN_TEXT, Article
 
 GOOD = "China declined Lloyd Austin's request to meet Li Shangfu in Singapore [{n}]."
 
@@ -168,7 +168,7 @@ def test_a_passage_cannot_close_its_own_delimiter(seed_article: Article) -> None
 
 
 def test_the_prompt_shows_one_worked_example_then_the_question(seed_article: Article) -> None:
-    from retrieval.generative import answer_messages
+    from retrieval.answer.generative import answer_messages
 
     messages = answer_messages("Who is Li?", seed_passages(seed_article))
     assert [type(m) for m in messages] == [SystemMessage, HumanMessage, AIMessage, HumanMessage]
@@ -254,7 +254,8 @@ def test_tokens_stream_before_the_checked_answer(
 def test_follow_ups_are_rewritten_by_the_model_when_its_rewrite_is_plausible(
     seeded: NewsService, embeddings: SentenceEmbeddings
 ) -> None:
-    from retrieval.condense import Turn, condense_question
+    from retrieval.answer.condense import condense_question
+    from retrieval.types import Turn
 
     rewrites = iter(["Why did Li Shangfu refuse to meet Lloyd Austin?", "Sure! Here is a poem."])
 

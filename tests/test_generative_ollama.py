@@ -12,8 +12,8 @@ from loopback_http import closed_port
 
 from bot.chat import CHECKED_HEADER
 from bot.cli import Context, main
-from retrieval.articles import Article
 from retrieval.service import NewsService
+from retrieval.types import Article
 
 MODEL = "llama3.2:1b"
 

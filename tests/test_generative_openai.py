@@ -18,10 +18,9 @@ from loopback_http import closed_port
 from test_cli import assert_ask_json_contract
 
 from bot.cli import Context, main
-from retrieval.articles import Article
-from retrieval.citation_check import missing_facts, split_claims
-from retrieval.condense import Turn
+from retrieval.answer.citation_check import missing_facts, split_claims
 from retrieval.service import NewsService
+from retrieval.types import Article, Turn
 
 SEED_QUESTIONS = [
     "Why did China refuse the meeting?",

@@ -26,10 +26,12 @@ from bot.discord_bot.messages import (
     articles_page,
 )
 from bot.discord_bot.uploads import MAX_UPLOAD_BYTES, UPLOAD_SUFFIXES, articles_from_file
-from retrieval.articles import Article, ArticleError, load_path, make_article, parse_html
-from retrieval.chunking import split_article
 from retrieval.config import Settings
+from retrieval.errors import ArticleError
+from retrieval.ingest.articles import load_path, make_article, parse_html
+from retrieval.ingest.chunking import split_article
 from retrieval.service import NewsService, QuestionError, build_service
+from retrieval.types import Article
 
 
 class HashingEmbeddings:

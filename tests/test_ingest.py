@@ -12,9 +12,11 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import Context, main
-from retrieval.articles import Article, ArticleError, load_path, make_article
-from retrieval.ingest import batched, count_articles, ingest_articles
+from retrieval.errors import ArticleError
+from retrieval.ingest.articles import load_path, make_article
+from retrieval.ingest.sources import batched, count_articles, ingest_articles
 from retrieval.service import NewsService
+from retrieval.types import Article
 
 TOPICS = ["harbour", "orchard", "glacier", "railway", "library", "festival", "vineyard", "bridge"]
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from retrieval import lexical
-from retrieval.lexical import LexicalIndex
+from retrieval.index import lexical
+from retrieval.index.lexical import LexicalIndex
 
 
 @pytest.fixture

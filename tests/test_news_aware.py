@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.articles import Article, load_path
 from retrieval.config import Settings
-from retrieval.embeddings import SentenceEmbeddings
+from retrieval.index.embeddings import SentenceEmbeddings
+from retrieval.ingest.articles import load_path
 from retrieval.service import NewsService, build_service
+from retrieval.types import Article
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

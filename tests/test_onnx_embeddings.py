@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval import onnx_embeddings
-from retrieval.articles import Article
+from retrieval.index import onnx_embeddings
 from retrieval.config import Settings
-from retrieval.embeddings import SentenceEmbeddings, load_embeddings
-from retrieval.onnx_embeddings import OnnxEmbeddings, export_int8_model
+from retrieval.index.embeddings import SentenceEmbeddings, load_embeddings
+from retrieval.index.onnx_embeddings import OnnxEmbeddings, export_int8_model
 from retrieval.service import build_service
+from retrieval.types import Article
 
 SENTENCES = [
     "China declined a US request for a meeting between defence chiefs.",

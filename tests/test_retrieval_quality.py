@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.articles import make_article
-from retrieval.condense import Turn, condense_question
-from retrieval.extractive import question_kind
-from retrieval.lexical import LexicalIndex, match_query
-from retrieval.retrievers import reciprocal_rank_fusion
+from retrieval.answer.condense import condense_question
+from retrieval.answer.extractive import question_kind
+from retrieval.index.lexical import LexicalIndex, match_query
+from retrieval.index.retriever import reciprocal_rank_fusion
+from retrieval.ingest.articles import make_article
 from retrieval.service import NewsService
+from retrieval.types import Turn
 
 # Three short stories in which every question has a distractor sentence nearby.
 FLOOD = make_article(

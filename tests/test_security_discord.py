@@ -26,8 +26,8 @@ from bot.discord_bot import DiscordOptions
 from bot.discord_bot.cogs import AskCog, LibraryCog
 from bot.discord_bot.conversations import ConversationLog
 from bot.discord_bot.rate_limit import RateLimiter
-from retrieval.articles import ArticleError
 from retrieval.config import Settings
+from retrieval.errors import ArticleError
 from retrieval.service import NewsService, build_service
 
 # -- rate limits -------------------------------------------------------------------------------

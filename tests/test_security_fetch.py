@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from loopback_http import serve
 from test_articles import HTML_PAGE
 
-from retrieval import fetch
-from retrieval.articles import ArticleError
-from retrieval.fetch import FetchError, check_url, fetch_article, is_public_address
+from retrieval.ingest import fetch
+from retrieval.errors import ArticleError
+from retrieval.ingest.fetch import FetchError, check_url, fetch_article, is_public_address
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 PUBLIC_V4 = "93.184.216.34"

@@ -17,14 +17,14 @@ from loopback_http import serving
 
 from bot.cli import Context, main
 from bot.discord_bot.messages import answer_messages, refusal
-from retrieval.answers import Answer
-from retrieval.articles import Article, make_article
-from retrieval.citation_check import CitationChecker
+from retrieval.answer.citation_check import CitationChecker
+from retrieval.answer.extractive import ExtractiveAnswerer
+from retrieval.answer.generative import GenerativeAnswerer
 from retrieval.config import Settings
-from retrieval.embeddings import SentenceEmbeddings
-from retrieval.extractive import ExtractiveAnswerer
-from retrieval.generative import GenerativeAnswerer
+from retrieval.index.embeddings import SentenceEmbeddings
+from retrieval.ingest.articles import make_article
 from retrieval.service import NewsService
+from retrieval.types import Answer, Article
 
 TOKEN = "MTA5.discord-secret-token-Zq8.xyz"
 API_KEY = "sk-test-secret-api-key-4242"

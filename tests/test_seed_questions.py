@@ -6,9 +6,8 @@ import re
 
 import pytest
 
-from retrieval.answers import ABSTAIN_TEXT, Answer
-from retrieval.articles import Article
 from retrieval.service import NewsService
+from retrieval.types import ABSTAIN_TEXT, Answer, Article
 
 
 def assert_well_cited(answer: Answer, article: Article) -> None:

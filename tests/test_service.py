@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.articles import Article, make_article
-from retrieval.condense import Turn
+from retrieval.errors import StoreError
+from retrieval.index.store import open_store
+from retrieval.ingest.articles import make_article
 from retrieval.service import NewsService, QuestionError
-from retrieval.store import StoreError, open_store
+from retrieval.types import Article, Turn
 
 STRIKE = make_article(
     title="Port strike ends",

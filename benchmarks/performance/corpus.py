@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.articles import Article, load_path
-from retrieval.chunking import Chunk, embedding_text, split_article
-from retrieval.store import body_key
+from retrieval.index.store import body_key
+from retrieval.ingest.articles import load_path
+from retrieval.ingest.chunking import embedding_text, split_article
+from retrieval.types import Article, Chunk
 
 ROOT = Path(__file__).resolve().parents[2]
 BBC = ROOT.parent / "shared" / "data" / "bbc_news.jsonl"

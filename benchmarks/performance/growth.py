@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.performance.corpus import StoredForm, grown_corpus
-from retrieval.articles import Article
 from retrieval.config import Settings
-from retrieval.embeddings import SentenceEmbeddings
-from retrieval.ingest import ingest_articles
+from retrieval.index.embeddings import SentenceEmbeddings
+from retrieval.ingest.sources import ingest_articles
 from retrieval.service import build_service
+from retrieval.types import Article
 
 
 class ReplayEmbeddings(SentenceEmbeddings):

@@ -20,7 +20,7 @@ def main() -> None:
     import numpy as np
 
     from retrieval.config import Settings
-    from retrieval.embeddings import SentenceEmbeddings, load_embeddings
+    from retrieval.index.embeddings import SentenceEmbeddings, load_embeddings
 
     settings = Settings(embedding_backend="onnx-int8")
     torch_model = SentenceEmbeddings(settings.embedding_model, settings.embedding_batch_size)

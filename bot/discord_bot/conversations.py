@@ -6,7 +6,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from retrieval.condense import Turn
+from retrieval.types import Turn
 
 __all__ = ["ConversationLog"]
 

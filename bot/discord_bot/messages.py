@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 
 import discord
 
-from retrieval.answers import Answer, Citation
 from retrieval.service import AddResult
-from retrieval.store import StoredArticle
+from retrieval.types import Answer, Citation, StoredArticle
 
 __all__ = [
     "EMBEDS_PER_MESSAGE",

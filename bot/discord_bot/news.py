@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from retrieval.answers import Answer
-from retrieval.articles import Article, ArticleError
-from retrieval.condense import Turn
+from retrieval.errors import ArticleError
 from retrieval.service import AddResult, QuestionError
-from retrieval.store import StoredArticle
+from retrieval.types import Answer, Article, StoredArticle, Turn
 
 __all__ = ["SHOWABLE_ERRORS", "NewsAPI"]
 

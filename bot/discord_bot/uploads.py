@@ -6,14 +6,9 @@ import json
 from dataclasses import replace
 from pathlib import PurePath
 
-from retrieval.articles import (
-    Article,
-    ArticleError,
-    article_from_dict,
-    make_article,
-    parse_html,
-    parse_text,
-)
+from retrieval.errors import ArticleError
+from retrieval.ingest.articles import article_from_dict, make_article, parse_html, parse_text
+from retrieval.types import Article
 
 __all__ = ["MAX_UPLOAD_BYTES", "UPLOAD_SUFFIXES", "article_from_text", "articles_from_file"]
 

@@ -23,8 +23,7 @@ from bot.discord_bot.messages import (
 from bot.discord_bot.news import SHOWABLE_ERRORS, NewsAPI
 from bot.discord_bot.options import DiscordOptions, knowledge_base_for
 from bot.discord_bot.rate_limit import RateLimiter
-from retrieval.answers import Answer
-from retrieval.condense import Turn
+from retrieval.types import Answer, Turn
 
 __all__ = ["AskCog"]
 

@@ -18,8 +18,8 @@ from bot.discord_bot.uploads import (
     article_from_text,
     articles_from_file,
 )
-from retrieval.articles import Article
 from retrieval.service import is_url
+from retrieval.types import Article
 
 __all__ = ["LibraryCog"]
 

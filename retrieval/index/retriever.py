@@ -11,12 +11,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from retrieval.store import ArticleStore, Passage
-from retrieval.terms import same_text_key
-from retrieval.vector_cache import VectorCache
+from retrieval.index.store import ArticleStore
+from retrieval.index.vector_cache import VectorCache
+from retrieval.text.terms import same_text_key
+from retrieval.types import Passage
 
 if TYPE_CHECKING:
-    from retrieval.embeddings import SentenceEmbeddings
+    from retrieval.index.embeddings import SentenceEmbeddings
 
 __all__ = ["HybridRetriever", "reciprocal_rank_fusion"]
 

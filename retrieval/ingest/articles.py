@@ -6,10 +6,13 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+from retrieval.errors import ArticleError
+from retrieval.types import Article
 
 __all__ = [
     "Article",
@@ -28,20 +31,6 @@ TEXT_SUFFIXES = {".txt", ".md"}
 HTML_SUFFIXES = {".html", ".htm"}
 JSON_SUFFIXES = {".json", ".jsonl"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES
-
-
-class ArticleError(ValueError):
-    """Input that cannot become an article; the message is shown to the user as is."""
-
-
-@dataclass(frozen=True)
-class Article:
-    id: str
-    title: str
-    text: str
-    url: str | None = None
-    source: str | None = None
-    published_at: str | None = None
 
 
 def canonical_url(url: str) -> str:

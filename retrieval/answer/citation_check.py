@@ -17,15 +17,14 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import TYPE_CHECKING, Literal
 
-from retrieval.answers import Citation
-from retrieval.chunking import split_sentences
-from retrieval.store import Passage
-from retrieval.terms import STOP_WORDS, stem, tokens
+from retrieval.text.sentences import split_sentences
+from retrieval.text.terms import STOP_WORDS, stem, tokens
+from retrieval.types import Citation, Passage
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from retrieval.embeddings import SentenceEmbeddings
+    from retrieval.index.embeddings import SentenceEmbeddings
 
 __all__ = [
     "DEFAULT_MIN_SIMILARITY",

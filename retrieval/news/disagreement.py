@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from retrieval.dates import MONTHS, parse_iso, resolve_dates
-from retrieval.terms import STOP_WORDS, stem, tokens
+from retrieval.text.dates import MONTHS, parse_iso, resolve_dates
+from retrieval.text.terms import STOP_WORDS, stem, tokens
 
 if TYPE_CHECKING:
-    from retrieval.extractive import Evidence
+    from retrieval.types import Evidence
 
 __all__ = ["Disagreement", "find_disagreement", "stated_values"]
 

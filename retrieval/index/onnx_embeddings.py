@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retrieval.embeddings import (
+from retrieval.index.embeddings import (
     DEFAULT_MODEL,
     ONNX_BATCH_SIZE,
     SentenceEmbeddings,

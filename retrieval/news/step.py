@@ -15,15 +15,15 @@ from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from retrieval.answers import Answer, Citation, Draft, SourcesDiffer, TimelineEntry
-from retrieval.dates import date_notes, event_date, human_date, parse_iso
-from retrieval.disagreement import Disagreement, find_disagreement
-from retrieval.extractive import cite, looks_like_heading, question_kind
-from retrieval.store import Passage
-from retrieval.timeframe import TimeFrame, recency_note, timeline_subject
+from retrieval.answer.extractive import cite, looks_like_heading, question_kind
+from retrieval.news.disagreement import Disagreement, find_disagreement
+from retrieval.news.timeframe import TimeFrame, recency_note, timeline_subject
+from retrieval.text.dates import date_notes, event_date, human_date, parse_iso
+from retrieval.types import Answer, Citation, Draft, Passage, SourcesDiffer, TimelineEntry
 
 if TYPE_CHECKING:
-    from retrieval.extractive import Evidence, ExtractiveAnswerer
+    from retrieval.answer.extractive import ExtractiveAnswerer
+    from retrieval.types import Evidence
 
 __all__ = ["NewsAnswering", "annotate", "sources_differ_draft", "timeline_draft"]
 

@@ -16,19 +16,19 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from prompts import load_prompt
-from retrieval.answers import ABSTAIN_TEXT, Draft
-from retrieval.chat_models import BackendError, stream_reply
-from retrieval.chunking import split_sentences
-from retrieval.condense import Turn, condense_question, is_follow_up
-from retrieval.store import Passage
-from retrieval.terms import content_terms
+from retrieval.answer.chat_models import stream_reply
+from retrieval.answer.condense import condense_question, is_follow_up
+from retrieval.errors import BackendError
+from retrieval.text.sentences import split_sentences
+from retrieval.text.terms import content_terms
+from retrieval.types import ABSTAIN_TEXT, Draft, Passage, Turn
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
 
-    from retrieval.citation_check import CitationChecker
-    from retrieval.extractive import ExtractiveAnswerer
+    from retrieval.answer.citation_check import CitationChecker
+    from retrieval.answer.extractive import ExtractiveAnswerer
 
 __all__ = ["GenerativeAnswerer", "answer_messages", "format_passages", "looks_like_abstention"]
 

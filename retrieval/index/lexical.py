@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-from retrieval.terms import STOP_WORDS, tokens
+from retrieval.text.terms import STOP_WORDS, tokens
 
 __all__ = ["LexicalIndex", "match_query"]
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from retrieval.articles import Article
+from retrieval.types import Article
 
 __all__ = ["TutorialBaseline"]
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
+from retrieval.types import DateNote
+
 __all__ = [
     "MONTHS",
     "DateNote",
@@ -78,15 +80,6 @@ class Resolved:
         if self.precision == "month":
             return self.when.isoformat()[:7]
         return self.when.isoformat()
-
-
-@dataclass(frozen=True)
-class DateNote:
-    """Shown beside a quote: "August of last year" = August 2022."""
-
-    phrase: str
-    means: str
-    iso: str
 
 
 def parse_iso(value: str | None) -> date | None:

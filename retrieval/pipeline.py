@@ -8,10 +8,9 @@ from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from retrieval.answers import Answer, Draft
-from retrieval.condense import Turn, condense_question
-from retrieval.store import Passage
-from retrieval.timeframe import TimeFrame, read_question
+from retrieval.answer.condense import condense_question
+from retrieval.news.timeframe import TimeFrame, read_question
+from retrieval.types import Answer, Draft, Passage, Turn
 
 __all__ = ["build_answer_chain"]
 

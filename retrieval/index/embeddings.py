@@ -130,7 +130,7 @@ class SentenceEmbeddings(Embeddings):
 def load_embeddings(settings: Settings) -> SentenceEmbeddings:
     """The embedding model the settings name, on the backend they name (loaded on first use)."""
     if settings.embedding_backend == "onnx-int8":
-        from retrieval.onnx_embeddings import OnnxEmbeddings
+        from retrieval.index.onnx_embeddings import OnnxEmbeddings
 
         explicit = "embedding_batch_size" in settings.model_fields_set
         return OnnxEmbeddings(

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from retrieval.errors import BackendError, ModelConfigError
+
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
@@ -29,14 +31,6 @@ __all__ = [
 ]
 
 _EXTRA_HINT = "pip install 'newsbot[llm]'"
-
-
-class ModelConfigError(ValueError):
-    """NEWSBOT_LLM (or its options) cannot be used; the message says what to change."""
-
-
-class BackendError(RuntimeError):
-    """The model did not answer: unreachable, an error status, or past the deadline."""
 
 
 @dataclass(frozen=True)

@@ -12,47 +12,17 @@ import hashlib
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from retrieval.articles import Article
-from retrieval.chunking import Chunk
-from retrieval.lexical import LexicalIndex
+from retrieval.errors import StoreError
+from retrieval.index.lexical import LexicalIndex
+from retrieval.types import Article, Chunk, Passage, StoredArticle
 
 __all__ = ["ArticleStore", "Passage", "StoreError", "StoredArticle", "open_store"]
 
 MAX_BATCH = 5000  # Chroma's limit is 5461 records per call
 _KB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,40}$")
-
-
-class StoreError(RuntimeError):
-    """The store cannot be opened or used; the message says what to do."""
-
-
-@dataclass(frozen=True)
-class Passage:
-    chunk_id: str
-    article_id: str
-    text: str
-    score: float
-    start: int
-    end: int
-    title: str
-    source: str | None = None
-    url: str | None = None
-    published_at: str | None = None
-
-
-@dataclass(frozen=True)
-class StoredArticle:
-    id: str
-    title: str
-    source: str | None
-    url: str | None
-    published_at: str | None
-    chunks: int
-    chars: int
 
 
 def _clean(meta: dict[str, Any]) -> dict[str, Any]:

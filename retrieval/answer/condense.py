@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from retrieval.terms import STOP_WORDS, content_terms, tokens
+from retrieval.text.terms import STOP_WORDS, content_terms, tokens
+from retrieval.types import Turn
 
 __all__ = ["Turn", "condense_question", "is_follow_up"]
 
@@ -15,14 +15,6 @@ _REFERS_BACK = re.compile(
     r"the same|why not)\b|^\s*(and|but|so|also|what about|how about|why|how|when|where)\b",
     re.I,
 )
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One exchange of a conversation: the question as it stood alone, and the answer text."""
-
-    question: str
-    answer: str = ""
 
 
 def is_follow_up(question: str) -> bool:

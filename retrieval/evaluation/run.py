@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from retrieval.articles import ArticleError
+from retrieval.errors import ArticleError
 
 __all__ = [
     "EvalQuestion",
@@ -104,7 +104,7 @@ def load_questions(path: Path) -> list[EvalQuestion]:
 
 
 def load_corpus(paths: Sequence[Path]) -> list[Any]:
-    from retrieval.articles import load_path
+    from retrieval.ingest.articles import load_path
 
     articles: list[Any] = []
     for path in paths:
@@ -229,9 +229,9 @@ def run_eval(
 ) -> dict[str, Any]:
     """Metrics for newsbot (and the tutorial baseline) over one question set and corpus;
     `sweep` adds the abstention trade-off of the extractive answerer over its threshold."""
-    from retrieval.baseline import TutorialBaseline
-    from retrieval.embeddings import load_embeddings
-    from retrieval.extractive import ExtractiveAnswerer
+    from retrieval.answer.extractive import ExtractiveAnswerer
+    from retrieval.evaluation.baseline import TutorialBaseline
+    from retrieval.index.embeddings import load_embeddings
     from retrieval.service import build_service
 
     questions = load_questions(questions_path)

@@ -13,14 +13,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from retrieval.answers import ABSTAIN_TEXT, Citation, Draft
-from retrieval.chunking import split_sentences
-from retrieval.store import Passage
-from retrieval.terms import STOP_WORDS, content_terms, same_text_key, stem, tokens
-from retrieval.vector_cache import VectorCache
+from retrieval.index.vector_cache import VectorCache
+from retrieval.text.sentences import split_sentences
+from retrieval.text.terms import STOP_WORDS, content_terms, same_text_key, stem, tokens
+from retrieval.types import ABSTAIN_TEXT, Citation, Draft, Evidence, Passage
 
 if TYPE_CHECKING:
-    from retrieval.embeddings import SentenceEmbeddings
+    from retrieval.index.embeddings import SentenceEmbeddings
 
 __all__ = [
     "MAX_EMBEDDED",
@@ -124,20 +123,6 @@ class _Candidate:
     overlap: float
     bonus: float
     cheap: float
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """One candidate sentence: `text == article.text[start:end]`."""
-
-    passage: Passage
-    start: int
-    end: int
-    text: str
-    dense: float
-    overlap: float
-    kind_bonus: float
-    score: float
 
 
 def _question_words(question: str) -> Iterator[tuple[str, bool]]:

@@ -1,17 +1,135 @@
-"""What an answer is: text with [n] markers, the citations behind them, the passages seen."""
+"""The domain: what newsbot reads, stores, finds and answers. Plain data, no behaviour
+beyond formatting, and no imports from the rest of newsbot, so every layer can use it.
+
+Article → Chunk (a slice of its text) → Passage (a chunk found for a question, with its
+article's title, source and date) → Evidence (a sentence of a passage) → Citation (a quote
+shown under [n]) → Draft (what an answerer composes) → Answer (what a front end renders).
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from datetime import date
+from typing import Any, Literal
 
-from retrieval.dates import DateNote
-from retrieval.store import Passage
+__all__ = [
+    "ABSTAIN_TEXT",
+    "AddResult",
+    "Answer",
+    "Article",
+    "Chunk",
+    "Citation",
+    "DateNote",
+    "Draft",
+    "Evidence",
+    "Passage",
+    "Question",
+    "SourcesDiffer",
+    "StoredArticle",
+    "TimelineEntry",
+    "Turn",
+]
 
-if TYPE_CHECKING:
-    from retrieval.extractive import Evidence
 
-__all__ = ["ABSTAIN_TEXT", "Answer", "Citation", "Draft", "SourcesDiffer", "TimelineEntry"]
+@dataclass(frozen=True)
+class Article:
+    id: str
+    title: str
+    text: str
+    url: str | None = None
+    source: str | None = None
+    published_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A slice of an article: `text == article.text[start:end]`."""
+
+    id: str
+    article_id: str
+    index: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    id: str
+    title: str
+    source: str | None
+    url: str | None
+    published_at: str | None
+    chunks: int
+    chars: int
+
+
+@dataclass(frozen=True)
+class Passage:
+    chunk_id: str
+    article_id: str
+    text: str
+    score: float
+    start: int
+    end: int
+    title: str
+    source: str | None = None
+    url: str | None = None
+    published_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One candidate sentence: `text == article.text[start:end]`."""
+
+    passage: Passage
+    start: int
+    end: int
+    text: str
+    dense: float
+    overlap: float
+    kind_bonus: float
+    score: float
+
+
+@dataclass(frozen=True)
+class DateNote:
+    """Shown beside a quote: "August of last year" = August 2022."""
+
+    phrase: str
+    means: str
+    iso: str
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One exchange of a conversation: the question as it stood alone, and the answer text."""
+
+    question: str
+    answer: str = ""
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question as the answer pipeline takes it: the words, the knowledge base, how many
+    passages to read, the conversation so far, and the day it is asked (None: unknown, so
+    time words filter nothing)."""
+
+    text: str
+    kb: str = "default"
+    k: int = 4
+    history: tuple[Turn, ...] = ()
+    today: date | None = None
+
+
+@dataclass(frozen=True)
+class AddResult:
+    article_id: str
+    title: str
+    chunks: int
+    status: Literal["added", "unchanged"]
+    duplicate_of: str | None = None  # the stored article with the same body, if that is why
+
 
 ABSTAIN_TEXT = "The articles I have don't answer that."
 
@@ -26,7 +144,7 @@ class Citation:
     published_at: str | None
     quote: str
     chunk_id: str
-    verified: bool = True  # the cited passage supports the sentence (see citation_check.py)
+    verified: bool = True  # the cited passage supports the sentence (answer/citation_check.py)
     # relative dates of the quote resolved against `published_at` ("last year" = 2022)
     date_notes: list[DateNote] = field(default_factory=list)
 

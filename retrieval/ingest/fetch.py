@@ -9,7 +9,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from retrieval.articles import Article, ArticleError, parse_html, parse_text
+from retrieval.errors import ArticleError
+from retrieval.ingest.articles import parse_html, parse_text
+from retrieval.types import Article
 
 __all__ = ["FetchError", "fetch_article", "is_public_address"]
 

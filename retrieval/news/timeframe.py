@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from retrieval.dates import MONTHS, human_date, parse_iso
+from retrieval.text.dates import MONTHS, human_date, parse_iso
 
 __all__ = ["STALE_DAYS", "TimeFrame", "read_question", "recency_note", "timeline_subject"]
 

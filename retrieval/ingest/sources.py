@@ -12,7 +12,9 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from retrieval.articles import JSON_SUFFIXES, SUPPORTED_SUFFIXES, Article, ArticleError, dated
+from retrieval.errors import ArticleError
+from retrieval.ingest.articles import JSON_SUFFIXES, SUPPORTED_SUFFIXES, dated
+from retrieval.types import Article
 
 if TYPE_CHECKING:
     from retrieval.service import AddResult, NewsService

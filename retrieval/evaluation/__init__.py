@@ -1,0 +1,1 @@
+"""`newsbot eval`: a question set over a corpus, measured, with the tutorial baseline beside it."""
