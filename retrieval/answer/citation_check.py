@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import TYPE_CHECKING, Literal
 
+from retrieval.text.dates import MONTHS, WEEKDAYS
 from retrieval.text.sentences import split_sentences
 from retrieval.text.terms import STOP_WORDS, stem, tokens
 from retrieval.types import Citation, Passage
@@ -60,10 +61,6 @@ _CLAUSE_BREAK = re.compile(
     r"[,;:]\s+|\s+[—–-]\s+|\s+(?=(?:including|because|as a result of|after|while|which|who)\b)"
 )
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_MONTHS = (
-    "january february march april may june july august september october november december"
-).split()
-_WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
 _ALIASES = (
     (re.compile(r"\bUnited States( of America)?\b"), "US"),
     (re.compile(r"\bU\.S\.(?:A\.)?"), "US"),
@@ -187,7 +184,7 @@ def _facts(sentence: str) -> dict[str, str]:
     words = tokens(sentence)
     for index, word in enumerate(words):
         lower = word.lower()
-        if lower in _MONTHS or lower in _WEEKDAYS:
+        if lower in MONTHS or lower in WEEKDAYS:
             if word[0].isupper() or lower not in ("may", "march"):
                 facts[lower] = word
             continue

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from retrieval.index.vector_cache import VectorCache
+from retrieval.text.dates import MONTH_ABBREVIATIONS, MONTHS, WEEKDAY_ALTERNATION
 from retrieval.text.sentences import split_sentences
 from retrieval.text.terms import STOP_WORDS, content_terms, same_text_key, stem, tokens
 from retrieval.types import ABSTAIN_TEXT, Citation, Draft, Evidence, Passage
@@ -34,10 +35,7 @@ __all__ = [
 
 MAX_EMBEDDED = 6
 
-_MONTHS = (
-    "january|february|march|april|may|june|july|august|september|october|november|december"
-    "|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
-)
+_MONTH_WORDS = "|".join((*MONTHS, *MONTH_ABBREVIATIONS))
 # Words that mark a sentence as the kind of answer a question asks for. "why" has strong
 # cues (an explicit cause) and weak ones (a stance or sequence that often carries a reason).
 _STRONG_REASON = re.compile(
@@ -53,8 +51,8 @@ _KIND_CUES: dict[str, re.Pattern[str]] = {
         re.I,
     ),
     "when": re.compile(
-        rf"\b(1[89]\d\d|20\d\d|{_MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|"
-        r"sunday|yesterday|today|tonight|last (week|month|year)|this (week|month|year)|"
+        rf"\b(1[89]\d\d|20\d\d|{_MONTH_WORDS}|{WEEKDAY_ALTERNATION}|yesterday|today|tonight|"
+        r"last (week|month|year)|this (week|month|year)|"
         r"(early|late|mid)[- ]\w+|decades?|centur(y|ies)|\d{1,2}(st|nd|rd|th))\b",
         re.I,
     ),

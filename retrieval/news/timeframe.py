@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from retrieval.text.dates import MONTHS, human_date, parse_iso
+from retrieval.text.dates import MONTH_ALTERNATION, MONTHS, human_date, parse_iso
 
 __all__ = ["STALE_DAYS", "TimeFrame", "read_question", "recency_note", "timeline_subject"]
 
@@ -40,7 +40,6 @@ _TIMELINE_WORDS = re.compile(
     r"following|so far)\b|\?",
     re.I,
 )
-_MONTH_ALT = "|".join(MONTHS)
 _SINCE = re.compile(r"\b(since|after|following)\s+(.+?)\s*\??$", re.I)
 
 
@@ -121,7 +120,7 @@ def _window(question: str, today: date) -> tuple[date, date, str] | None:
             date(today.year - 1, 12, 31),
             f"last year ({today.year - 1})",
         )
-    match = re.search(rf"\b(in|during|since|from) ({_MONTH_ALT})(?: (\d{{4}}))?\b", q)
+    match = re.search(rf"\b(in|during|since|from) ({MONTH_ALTERNATION})(?: (\d{{4}}))?\b", q)
     if match:
         month = MONTHS.index(match.group(2)) + 1
         if match.group(3):

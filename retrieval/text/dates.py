@@ -18,6 +18,10 @@ from retrieval.types import DateNote
 
 __all__ = [
     "MONTHS",
+    "MONTH_ABBREVIATIONS",
+    "MONTH_ALTERNATION",
+    "WEEKDAYS",
+    "WEEKDAY_ALTERNATION",
     "DateNote",
     "Resolved",
     "date_notes",
@@ -33,7 +37,12 @@ Precision = Literal["day", "week", "month", "year"]
 MONTHS = (
     "january february march april may june july august september october november december"
 ).split()
+MONTH_ABBREVIATIONS = "jan feb mar apr jun jul aug sep sept oct nov dec".split()
 WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
+# Regex alternations ("january|february|..."), lower case for case-insensitive patterns; the
+# patterns below want the names as written in text, capitalised.
+MONTH_ALTERNATION = "|".join(MONTHS)
+WEEKDAY_ALTERNATION = "|".join(WEEKDAYS)
 _MONTH_ALT = "|".join(m.capitalize() for m in MONTHS)
 _WEEKDAY_ALT = "|".join(d.capitalize() for d in WEEKDAYS)
 _NUMBER_WORDS = {
