@@ -11,20 +11,17 @@ to answer about, never evidence, so they support nothing.
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import TYPE_CHECKING, Literal
 
+from retrieval.index.vector_cache import VectorCache
 from retrieval.text.dates import MONTHS, WEEKDAYS
 from retrieval.text.sentences import split_sentences
 from retrieval.text.terms import STOP_WORDS, stem, tokens
 from retrieval.types import Citation, Passage
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from retrieval.index.embeddings import SentenceEmbeddings
 
 __all__ = [
@@ -252,24 +249,7 @@ class CitationChecker:
         self.min_similarity = min_similarity
         self.mode = mode
         # passage pieces recur (follow-ups retrieve the same passages): encode each once
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _encode_windows(self, texts: list[str]) -> np.ndarray:
-        import numpy as np
-
-        if not texts:
-            return np.zeros((0, 0), dtype=np.float32)
-        with self._lock:  # the Discord bot answers from several threads
-            new = list(dict.fromkeys(t for t in texts if t not in self._vectors))
-            for text, vector in zip(new, self.embeddings.encode(new), strict=True):
-                self._vectors[text] = vector
-            found = np.stack([self._vectors[t] for t in texts])
-            for text in texts:
-                self._vectors.move_to_end(text)
-            while len(self._vectors) > _CACHED_WINDOWS:
-                self._vectors.popitem(last=False)
-            return found
+        self._windows = VectorCache(embeddings, size=_CACHED_WINDOWS)
 
     def check_sentences(self, claims: list[Claim], passages: list[Passage]) -> list[SentenceCheck]:
         evidence = [_evidence_sentences(p) for p in passages]
@@ -277,7 +257,7 @@ class CitationChecker:
         if not claims:
             return []
         claim_vectors = self.embeddings.encode([c.text for c in claims])
-        window_vectors = self._encode_windows([text for ws in windows for text, _ in ws])
+        window_vectors = self._windows.encode([text for ws in windows for text, _ in ws])
         offsets, offset = [], 0
         for ws in windows:
             offsets.append(offset)
