@@ -216,9 +216,10 @@ class Answer:
     newest_source: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The `ask --json` contract of DESIGN.md, plus (additive) `dropped`, the news fields
-        `newest_source`, `time_note`, `timeline` and `disagreement`, and each citation's
-        `verified` and `date_notes`."""
+        """The `ask --json` object, every field of which docs/ask-json.md describes (and
+        tests/test_docs_contracts.py holds to it): the base fields, `dropped`, `notice`, the
+        news fields `newest_source`, `time_note`, `timeline` and `disagreement`, and each
+        citation's `verified` and `date_notes`."""
         return {
             "question": self.question,
             "answer": self.answer,

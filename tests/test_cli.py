@@ -34,9 +34,9 @@ PASSAGE_KEYS = {"chunk_id": str, "article_id": str, "text": str, "score": float}
 
 
 def assert_ask_json_contract(data: dict[str, Any], articles: dict[str, str]) -> None:
-    """`ask --json` exactly as DESIGN.md has it, plus `dropped`, `notice`, per-citation
-    `verified` and `date_notes`, and the news fields `newest_source`, `time_note`, `timeline`
-    and `disagreement`."""
+    """`ask --json` exactly as docs/ask-json.md has it: the base fields, `dropped`, `notice`,
+    per-citation `verified` and `date_notes`, and the news fields `newest_source`,
+    `time_note`, `timeline` and `disagreement`."""
     assert set(data) == {
         "question",
         "answer",

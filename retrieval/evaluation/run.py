@@ -123,7 +123,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def summarise(outcomes: list[Outcome]) -> dict[str, Any]:
-    """The metrics of DESIGN.md over a list of outcomes."""
+    """The metrics of docs/eval.md over a list of outcomes."""
     answerable = [o for o in outcomes if o.question.answerable]
     unanswerable = [o for o in outcomes if not o.question.answerable]
 
