@@ -44,10 +44,8 @@ _NUMBER_WORDS = {
     "hundred": "100",
 }
 _NUMBER = re.compile(r"^\d[\d,]*(\.\d+)?$")
-# Words too general to say two figures count the same thing ("12 people were killed" and
-# "30 people were injured" share "people"), and words that name one thing alike.
-_GENERIC = frozenset({"peopl", "perso", "perce", "times", "years", "days", "numbe", "total"})
-_SAME_THING = {"died": "kille", "dead": "kille", "death": "kille", "deaths": "kille"}
+# Words that name one thing alike: "died" counts what "killed" counts.
+_SAME_THING = dict.fromkeys(("died", "dead", "death", "deaths"), stem("killed"))
 # Outcomes that cannot both be true of one thing.
 _OPPOSITES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (re.compile(p, re.I), re.compile(q, re.I))
@@ -89,6 +87,14 @@ class _Value:
 
 def _term(word: str) -> str:
     return _SAME_THING.get(word.lower()) or stem(word)
+
+
+# Words too general to say two figures count the same thing ("12 people were killed" and
+# "30 people were injured" share "people"): terms, as `_term` reads the words.
+_GENERIC = frozenset(
+    _term(word)
+    for word in ("people", "persons", "percent", "times", "years", "days", "number", "total")
+)
 
 
 def terms_of(text: str) -> frozenset[str]:
