@@ -91,9 +91,6 @@ class ArticleStore:
     def has_article(self, kb: str, article_id: str) -> bool:
         return bool(self._collection(kb, "articles").get(ids=[article_id], include=[])["ids"])
 
-    def add_article(self, kb: str, article: Article, chunks: Sequence[Chunk], vectors: Any) -> None:
-        self.add_articles(kb, [(article, chunks, vectors)])
-
     def add_articles(self, kb: str, items: Sequence[tuple[Article, Sequence[Chunk], Any]]) -> None:
         """Store articles with their chunks and chunk vectors: the chunks of all of them, then
         their lexical rows, then their records, so a crash at any point leaves each article
@@ -218,32 +215,6 @@ class ArticleStore:
         return int(self._collection(kb, "chunks").count())
 
     # -- search ------------------------------------------------------------------------
-    def dense_search(self, kb: str, vector: Sequence[float], k: int) -> list[Passage]:
-        """The k chunks nearest to `vector` (score: cosine similarity), of stored articles."""
-        chunks_col = self._collection(kb, "chunks")
-        if chunks_col.count() == 0:
-            return []
-        result = chunks_col.query(
-            query_embeddings=[list(vector)],
-            n_results=k,
-            include=["documents", "metadatas", "distances"],
-        )
-        passages = [
-            _passage(chunk_id, document, meta, 1.0 - float(distance))
-            for chunk_id, document, meta, distance in zip(
-                result["ids"][0],
-                result["documents"][0],
-                result["metadatas"][0],
-                result["distances"][0],
-                strict=True,
-            )
-            # A process killed inside a delete can leave a vector in the HNSW index whose
-            # record is gone (no document, no metadata): skip it, never fail the question.
-            if meta is not None and document is not None
-        ]
-        present = self._present(kb, {p.article_id for p in passages})
-        return [p for p in passages if p.article_id in present]
-
     def dense_ranking(self, kb: str, vector: Sequence[float], k: int) -> list[tuple[str, float]]:
         """(chunk_id, cosine similarity) of the k chunks nearest to `vector`, best first: the
         index alone. Reading the k documents and metadata as well took 5 of the 6 ms of a
