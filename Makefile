@@ -49,6 +49,7 @@ check: $(STAMP)
 	$(VENV)/bin/ruff format --check $(CODE)
 	$(VENV)/bin/ruff check $(CODE)
 	$(VENV)/bin/mypy bot retrieval prompts
+	$(VENV)/bin/lint-imports
 
 test: check $(LLAMA_STAMP)
 	SMOLLM2_GGUF=$(SMOLLM2_GGUF) REQUIRE_LLAMA_SERVER=1 $(PY) -m pytest
@@ -68,4 +69,4 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix $(CODE)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
