@@ -29,10 +29,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from fake_discord import FakeDiscord, running_bot  # noqa: E402
 
-from bot.discord_bot import DiscordOptions, build_bot  # noqa: E402
+from bot.discord_bot import DiscordSettings, build_bot  # noqa: E402
+from retrieval.build import build_service  # noqa: E402
 from retrieval.config import Settings  # noqa: E402
 from retrieval.ingest.articles import article_from_dict  # noqa: E402
-from retrieval.service import NewsService, build_service  # noqa: E402
+from retrieval.service import NewsService  # noqa: E402
 
 QUESTIONS = [
     "Why did China decline the meeting?",
@@ -63,7 +64,7 @@ class TimedService:
 async def measure(service: NewsService, n: int) -> dict[str, float]:
     timed = TimedService(service)
     async with FakeDiscord() as fake:
-        options = DiscordOptions(rate_limit=0, guild_ready_timeout=0.05)
+        options = DiscordSettings(rate_limit=0, guild_ready_timeout=0.05)
         bot = build_bot(service=timed, options=options)  # type: ignore[arg-type]
         async with running_bot(bot, fake):
             seed = resources.files("retrieval").joinpath("demo/seed_article.json")

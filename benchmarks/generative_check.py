@@ -27,10 +27,11 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from fake_model_servers import run_llama_server, smollm2_gguf  # noqa: E402
 
 from retrieval.answer.generative import GenerativeAnswerer, looks_like_abstention  # noqa: E402
+from retrieval.build import build_service  # noqa: E402
 from retrieval.config import Settings  # noqa: E402
 from retrieval.index.embeddings import SentenceEmbeddings  # noqa: E402
 from retrieval.ingest.articles import article_from_dict  # noqa: E402
-from retrieval.service import NewsService, build_service  # noqa: E402
+from retrieval.service import NewsService  # noqa: E402
 
 SEED_QUESTIONS = [
     "Why did China refuse the meeting?",
@@ -41,7 +42,7 @@ SEED_QUESTIONS = [
 
 
 def ask_all(service: NewsService, kb: str, questions: list[str]) -> list[dict[str, Any]]:
-    answerer = service.answerer
+    answerer = service.pipeline.answerer
     assert isinstance(answerer, GenerativeAnswerer)
     rows = []
     for question in questions:

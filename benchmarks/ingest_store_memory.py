@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.build import build_service
 from retrieval.config import Settings
 from retrieval.index.embeddings import SentenceEmbeddings
-from retrieval.ingest.sources import ingest_sources
-from retrieval.service import AddResult, build_service
+from retrieval.types import AddResult
 
 BBC = Path(__file__).resolve().parents[2] / "shared" / "data" / "bbc_news.jsonl"
 
@@ -65,7 +65,7 @@ def main() -> None:
             print(f"{done} articles: {rss_mb():.0f} MB", flush=True)
 
     print(f"start: {rss_mb():.0f} MB")
-    ingest_sources(service, [source], kb="default", on_result=on_result)
+    service.ingest([source], kb="default", batch_articles=1000, on_result=on_result)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"end: {rss_mb():.0f} MB (peak {peak:.0f} MB)")
 

@@ -119,8 +119,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args()
+    from retrieval.build import build_service
     from retrieval.config import Settings
-    from retrieval.service import build_service
 
     articles = list(load_path(CORPUS))
     with tempfile.TemporaryDirectory() as tmp:

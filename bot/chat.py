@@ -7,8 +7,8 @@ from importlib import resources
 
 import click
 
-from retrieval.ingest.articles import article_from_dict
-from retrieval.service import NewsService, QuestionError
+from retrieval.errors import QuestionError
+from retrieval.service import NewsService, article_from_dict
 from retrieval.types import Answer, Turn
 
 __all__ = ["load_demo_if_empty", "run_chat"]
@@ -37,12 +37,6 @@ def run_chat(service: NewsService, *, kb: str = "default") -> None:
     click.echo(f"newsbot chat — {count} article(s) in {kb!r}. {HELP}")
     history: list[Turn] = []
     last: Answer | None = None
-    streamed: list[str] = []  # the tokens of the answer being written, when the model streams
-
-    def show(token: str) -> None:
-        streamed.append(token)
-        click.echo(token, nl=False)
-
     while True:
         try:
             line = click.prompt("you", prompt_suffix="> ", default="", show_default=False)
@@ -63,12 +57,18 @@ def run_chat(service: NewsService, *, kb: str = "default") -> None:
         if line.startswith("/"):
             click.echo(f"Unknown command {line.split()[0]}. {HELP}")
             continue
-        streamed.clear()
+        streamed = False  # whether the model's draft was shown token by token
         try:
-            last = service.ask(line, kb=kb, history=history, on_token=show)
+            for part in service.stream(line, kb=kb, history=history):
+                if isinstance(part, Answer):
+                    last = part
+                else:
+                    streamed = True
+                    click.echo(part, nl=False)
         except QuestionError as exc:
             click.echo(f"error: {exc}")
             continue
+        assert last is not None
         history.append(Turn(last.standalone_question or line, last.answer))
         if streamed:
             # what streamed is the model's draft; what follows is what its sources support

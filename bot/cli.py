@@ -40,7 +40,7 @@ class Context:
     @property
     def service(self) -> NewsService:
         if self._service is None:
-            from retrieval.service import build_service
+            from retrieval.build import build_service
 
             self._service = build_service(self.settings)
             self._built_here = True
@@ -62,12 +62,11 @@ class NewsbotGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         from pydantic import ValidationError
 
-        from retrieval.errors import ArticleError, ModelConfigError, StoreError
-        from retrieval.service import QuestionError
+        from retrieval.errors import NewsbotError
 
         try:
             return super().invoke(ctx)
-        except (ArticleError, ModelConfigError, QuestionError, StoreError) as exc:
+        except NewsbotError as exc:
             fail(str(exc))
         except ValidationError as exc:
             first = exc.errors()[0]
@@ -100,8 +99,7 @@ def ingest(obj: Context, sources: tuple[str, ...], kb: str, published_at: str | 
 
     Streams: articles are stored a batch at a time, and running it again after an
     interruption skips what is already stored."""
-    from retrieval.ingest.articles import parse_published_at
-    from retrieval.ingest.sources import count_articles, ingest_sources
+    from retrieval.service import count_articles, parse_published_at
 
     if published_at is not None:
         published_at = parse_published_at(published_at)  # before anything is opened
@@ -116,8 +114,7 @@ def ingest(obj: Context, sources: tuple[str, ...], kb: str, published_at: str | 
         hidden=not show_bar,
         show_pos=True,
     ) as bar:
-        tally = ingest_sources(
-            service,
+        tally = service.ingest(
             sources,
             kb=kb,
             batch_articles=obj.settings.ingest_batch_articles,
@@ -255,19 +252,9 @@ def _fmt(value: Any) -> str:
 @click.pass_obj
 def run_discord(obj: Context) -> None:
     """Run the Discord bot (token from DISCORD_TOKEN, in the environment or .env)."""
-    settings = obj.settings
-    token = settings.discord_token
-    if token is None or not token.get_secret_value().strip():
-        fail(
-            "set DISCORD_TOKEN (in the environment or .env) to your bot's token from "
-            "https://discord.com/developers/applications"
-        )
-    from bot.discord_bot.app import DiscordSetupError, run_bot  # discord.py loads only here
+    from bot.discord_bot.app import run_bot  # discord.py loads only here
 
-    try:
-        run_bot(settings)
-    except DiscordSetupError as exc:
-        fail(str(exc))
+    run_bot(obj.settings)
 
 
 @main.command()

@@ -69,48 +69,10 @@ class Settings(BaseSettings):
         description="Allow fetching URLs on loopback/private addresses (tests only).",
     )
     fetch_timeout_s: float = Field(default=15.0, gt=0, description="HTTP fetch timeout.")
-    discord_token: SecretStr | None = Field(
-        default=None,
-        validation_alias="DISCORD_TOKEN",
-        description="The Discord bot token (DISCORD_TOKEN).",
-    )
 
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
-
-    # -- Discord --
-    discord_rate_limit: int = Field(
-        default=5,
-        ge=0,
-        description="Questions each Discord user may ask per minute (0 = no limit).",
-    )
-    discord_guild_rate_limit: int = Field(
-        default=60,
-        ge=0,
-        description="Questions all the members of one Discord server together may ask per "
-        "minute (0 = no limit); keeps one busy or hostile server from starving the others.",
-    )
-    discord_add_permission: Literal["manage_guild", "administrator", "everyone"] = Field(
-        default="manage_guild",
-        description="Who may add and remove a server's articles: members with Manage Server, "
-        "administrators only, or everyone.",
-    )
-    discord_dm_kb: str | None = Field(
-        default=None,
-        description="Knowledge base that direct messages to the bot use; unset = DMs are declined.",
-    )
-    discord_sync_guild: int | None = Field(
-        default=None,
-        description="Sync slash commands to this one server id only (shows at once; for "
-        "development); unset = sync them globally.",
-    )
-    discord_shards: str | None = Field(
-        default=None,
-        pattern=r"^(auto|[1-9][0-9]*)$",
-        description="Sharding: unset = one gateway connection; 'auto' = as many shards as "
-        "Discord recommends; a number = that many (Discord requires shards from 2,500 servers).",
-    )
 
     # -- Language models --
     llm_timeout_s: float = Field(

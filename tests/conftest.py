@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from retrieval.build import build_service
 from retrieval.config import Settings
 from retrieval.index.embeddings import SentenceEmbeddings
 from retrieval.ingest.articles import article_from_dict
-from retrieval.service import NewsService, build_service
+from retrieval.service import NewsService
 from retrieval.types import Article
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,12 +21,13 @@ from typing import Any
 import pytest
 from fake_discord import Call, FakeDiscord, running_bot
 
-from bot.discord_bot import DiscordOptions, NewsBot, build_bot
+from bot.discord_bot import DiscordSettings, NewsBot, build_bot
+from retrieval.build import build_service
 from retrieval.config import Settings
 from retrieval.index.embeddings import SentenceEmbeddings
 from retrieval.ingest.articles import article_from_dict
-from retrieval.service import AddResult, NewsService, build_service
-from retrieval.types import ABSTAIN_TEXT, Answer, Article, Citation, StoredArticle, Turn
+from retrieval.service import NewsService
+from retrieval.types import ABSTAIN_TEXT, AddResult, Answer, Article, Citation, StoredArticle, Turn
 
 SEED = article_from_dict(
     json.loads(resources.files("retrieval").joinpath("demo/seed_article.json").read_text("utf-8"))
@@ -149,7 +150,7 @@ async def discord_bot(service: Any, **options: Any) -> AsyncIterator[tuple[FakeD
     """A fake Discord with the newsbot bot connected to it."""
     async with FakeDiscord() as fake:
         bot = build_bot(
-            service=service, options=DiscordOptions(guild_ready_timeout=0.05, **options)
+            service=service, options=DiscordSettings(guild_ready_timeout=0.05, **options)
         )
         async with running_bot(bot, fake):
             yield fake, bot

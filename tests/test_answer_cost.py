@@ -166,7 +166,7 @@ def test_the_question_is_embedded_once_per_ask(
     service = make_service()
     service.add(HARBOUR)
     counting = CountingEmbeddings(embeddings)
-    service.vectors.embeddings = counting  # type: ignore[assignment]
+    service.retriever.vectors.embeddings = counting  # type: ignore[assignment]
 
     answer = service.ask("Who leads the Port Ellery council?")
 

@@ -13,9 +13,10 @@ from pathlib import Path
 from test_crash_safety import town_articles
 
 from retrieval.answer.extractive import ExtractiveAnswerer
+from retrieval.build import build_service
+from retrieval.config import Settings
 from retrieval.index.embeddings import SentenceEmbeddings
 from retrieval.index.store import open_store
-from retrieval.service import NewsService
 from retrieval.types import Article, Draft, Passage
 
 KB = "busy"
@@ -32,7 +33,7 @@ class RemovingWhileComposing:
         self.remove = remove
         self.removed: list[str] = []
 
-    def answer(self, question: str, passages: list[Passage]) -> Draft:
+    def answer(self, question: str, passages: list[Passage], config: object = None) -> Draft:
         if not self.removed and passages:
             self.removed.append(passages[0].article_id)
             self.remove(passages[0].article_id, kb=KB)  # type: ignore[operator]
@@ -42,13 +43,11 @@ class RemovingWhileComposing:
 def test_an_article_removed_while_its_answer_is_composed_is_not_cited(
     embeddings: SentenceEmbeddings, tmp_path: Path
 ) -> None:
-    store = open_store(chroma_path=tmp_path / "chroma")
-    holder: dict[str, NewsService] = {}
-    answerer = RemovingWhileComposing(
-        ExtractiveAnswerer(embeddings), lambda article_id, kb: holder["s"].remove(article_id, kb=kb)
-    )
-    service = NewsService(store=store, embeddings=embeddings, answerer=answerer)  # type: ignore[arg-type]
-    holder["s"] = service
+    service = build_service(Settings(data_dir=tmp_path), embeddings=embeddings)
+    extractive = service.pipeline.answerer
+    assert isinstance(extractive, ExtractiveAnswerer)
+    answerer = RemovingWhileComposing(extractive, service.remove)
+    service.pipeline.answerer = answerer  # where the real answerer plugs in
     try:
         service.add_many(town_articles(), kb=KB)
         answer = service.ask("How long was the Kelso crossing closed?", kb=KB)
@@ -64,10 +63,7 @@ def test_questions_during_adds_and_removes_never_cite_a_removed_article(
     embeddings: SentenceEmbeddings, tmp_path: Path
 ) -> None:
     """Asyncio tasks, as the bot runs them (each blocking call in a worker thread)."""
-    store = open_store(chroma_path=tmp_path / "chroma")
-    service = NewsService(
-        store=store, embeddings=embeddings, answerer=ExtractiveAnswerer(embeddings), top_k=6
-    )
+    service = build_service(Settings(data_dir=tmp_path, top_k=6), embeddings=embeddings)
     articles = town_articles()
     first, later = articles[:10], articles[10:]
     service.add_many(first, kb=KB)
@@ -113,10 +109,7 @@ def test_questions_during_adds_and_removes_never_cite_a_removed_article(
 def test_threads_racing_on_one_article_leave_it_whole_or_gone(
     embeddings: SentenceEmbeddings, tmp_path: Path
 ) -> None:
-    store = open_store(chroma_path=tmp_path / "chroma")
-    service = NewsService(
-        store=store, embeddings=embeddings, answerer=ExtractiveAnswerer(embeddings)
-    )
+    service = build_service(Settings(data_dir=tmp_path), embeddings=embeddings)
     article = town_articles()[0]
     errors: list[BaseException] = []
 
@@ -136,7 +129,7 @@ def test_threads_racing_on_one_article_leave_it_whole_or_gone(
         for thread in threads:
             thread.join(120)
         assert errors == []
-        expected = {c.id for c in service.chunk(article)}
+        expected = {c.id for c in service.ingester.chunk(article)}
         chunks = service.store._collection(KB, "chunks").get(
             where={"article_id": article.id}, include=[]
         )

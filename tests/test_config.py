@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.discord_bot.settings import DiscordSettings
 from retrieval.config import Settings
 
 
@@ -24,14 +25,16 @@ def test_environment_and_dotenv_are_read(monkeypatch: pytest.MonkeyPatch, tmp_pa
     settings = Settings()
     assert settings.top_k == 7
     assert settings.chroma_url == "http://127.0.0.1:8000"
-    assert settings.discord_token is not None
-    assert settings.discord_token.get_secret_value() == "abc.def"
-    assert "abc.def" not in repr(settings) and "abc.def" not in str(settings.model_dump())
+    discord = DiscordSettings()
+    assert discord.token is not None
+    assert discord.token.get_secret_value() == "abc.def"
+    assert "abc.def" not in repr(discord) and "abc.def" not in str(discord.model_dump())
 
 
 def test_every_setting_is_described() -> None:
-    for name, field in Settings.model_fields.items():
-        assert field.description, name
+    for settings in (Settings, DiscordSettings):
+        for name, field in settings.model_fields.items():
+            assert field.description, f"{settings.__name__}.{name}"
 
 
 def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:

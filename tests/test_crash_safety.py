@@ -30,7 +30,7 @@ WORKER = textwrap.dedent(
     import json, sys
     from retrieval.ingest.articles import article_from_dict
     from retrieval.config import Settings
-    from retrieval.service import build_service
+    from retrieval.build import build_service
 
     data_dir, job, payload = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
     service = build_service(Settings(_env_file=None, data_dir=data_dir, **payload["settings"]))
@@ -103,7 +103,7 @@ def article_state(service: NewsService, kb: str, article: Article) -> str:
     """'present' (record, every chunk, the same lexical rows) or 'absent' (no record, and
     nothing of it retrievable); anything else fails the test."""
     store = service.store
-    expected = {c.id for c in service.chunk(article)}
+    expected = {c.id for c in service.ingester.chunk(article)}
     if store.has_article(kb, article.id):
         chunks = store._collection(kb, "chunks").get(where={"article_id": article.id}, include=[])
         table = store.lexical._table(kb)

@@ -20,8 +20,7 @@ from bot.discord_bot.messages import (
     source_entry,
     split_text,
 )
-from retrieval.service import AddResult
-from retrieval.types import ABSTAIN_TEXT, Answer, Citation, StoredArticle
+from retrieval.types import ABSTAIN_TEXT, AddResult, Answer, Citation, StoredArticle
 
 
 def citation(n: int, **fields: object) -> Citation:

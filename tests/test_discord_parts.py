@@ -12,11 +12,10 @@ from pydantic import ValidationError
 
 from bot.cli import main
 from bot.discord_bot.conversations import ConversationLog
-from bot.discord_bot.options import DiscordOptions, knowledge_base_for, may_edit_articles
 from bot.discord_bot.rate_limit import RateLimiter
-from bot.discord_bot.uploads import article_from_text, articles_from_file
-from retrieval.config import Settings
+from bot.discord_bot.settings import DiscordSettings, knowledge_base_for, may_edit_articles
 from retrieval.errors import ArticleError
+from retrieval.ingest.uploads import article_from_text, articles_from_file
 from retrieval.types import Turn
 
 # -- options and settings -------------------------------------------------------------------
@@ -32,10 +31,9 @@ def test_newsbot_discord_without_a_token_says_what_to_set() -> None:
 def test_discord_settings_have_sensible_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("DISCORD_TOKEN", "NEWSBOT_DISCORD_SHARDS", "NEWSBOT_DISCORD_RATE_LIMIT"):
         monkeypatch.delenv(name, raising=False)
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    assert settings.discord_token is None
-    assert DiscordOptions.from_settings(settings) == DiscordOptions()
-    assert DiscordOptions().rate_limit == 5 and DiscordOptions().add_permission == "manage_guild"
+    settings = DiscordSettings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.token is None and settings.shards is None
+    assert settings.rate_limit == 5 and settings.add_permission == "manage_guild"
 
 
 def test_discord_settings_load_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -45,19 +43,14 @@ def test_discord_settings_load_from_the_environment(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("NEWSBOT_DISCORD_DM_KB", "default")
     monkeypatch.setenv("NEWSBOT_DISCORD_SYNC_GUILD", "1234567890")
     monkeypatch.setenv("NEWSBOT_DISCORD_SHARDS", "auto")
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    assert settings.discord_token is not None
-    assert settings.discord_token.get_secret_value() == "s3cret-token"
+    settings = DiscordSettings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.token is not None
+    assert settings.token.get_secret_value() == "s3cret-token"
     assert "s3cret" not in repr(settings)
-    assert DiscordOptions.from_settings(settings) == DiscordOptions(
-        rate_limit=2,
-        add_permission="everyone",
-        dm_kb="default",
-        sync_guild=1234567890,
-        shards="auto",
-    )
+    assert (settings.rate_limit, settings.add_permission) == (2, "everyone")
+    assert (settings.dm_kb, settings.sync_guild, settings.shards) == ("default", 1234567890, "auto")
     monkeypatch.setenv("NEWSBOT_DISCORD_SHARDS", "4")
-    assert DiscordOptions.from_settings(Settings(_env_file=None)).shards == 4  # type: ignore[call-arg]
+    assert DiscordSettings(_env_file=None).shards == 4  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize(
@@ -74,7 +67,7 @@ def test_invalid_discord_settings_are_refused(
 ) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        DiscordSettings(_env_file=None)  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize(
@@ -111,7 +104,7 @@ def test_who_may_edit_articles(
 def test_discord_hides_editing_commands_from_others_by_default(
     policy: str, required: int | None
 ) -> None:
-    permissions = DiscordOptions(add_permission=policy).required_permissions  # type: ignore[arg-type]
+    permissions = DiscordSettings(add_permission=policy).required_permissions  # type: ignore[arg-type]
     assert (permissions.value if permissions else None) == required
 
 

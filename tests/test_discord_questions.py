@@ -28,7 +28,7 @@ from discord_harness import (
 )
 from fake_discord import FakeDiscord, running_bot
 
-from bot.discord_bot import DiscordOptions, build_bot
+from bot.discord_bot import DiscordSettings, build_bot
 from bot.discord_bot.app import ShardedNewsBot
 from bot.discord_bot.messages import APOLOGY, EMBED_DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT
 from retrieval.ingest.articles import article_from_dict
@@ -221,7 +221,7 @@ async def test_commands_are_synced_with_descriptions_and_permissions(
 async def test_commands_sync_to_one_guild_for_development(news_service: NewsService) -> None:
     async with FakeDiscord() as fake:
         guild = fake.guilds[1].id
-        options = DiscordOptions(guild_ready_timeout=0.05, sync_guild=guild)
+        options = DiscordSettings(guild_ready_timeout=0.05, sync_guild=guild)
         async with running_bot(build_bot(service=news_service, options=options), fake):
             await fake.wait_for_call(
                 lambda c: c.matches("PUT", f"/applications/*/guilds/{guild}/commands")
@@ -248,7 +248,7 @@ async def test_the_token_never_reaches_the_logs(
     async with FakeDiscord() as fake:
         bot = build_bot(
             service=FailingOnceService(news_service),
-            options=DiscordOptions(guild_ready_timeout=0.05),
+            options=DiscordSettings(guild_ready_timeout=0.05),
         )
         async with running_bot(bot, fake, token=token):
             _, interaction = await slash(fake, "ask", {"question": "Why?"})

@@ -20,11 +20,12 @@ from retrieval.answer.chat_models import parse_llm_setting
 from retrieval.answer.citation_check import CitationChecker
 from retrieval.answer.extractive import ExtractiveAnswerer
 from retrieval.answer.generative import GenerativeAnswerer, format_passages, looks_like_abstention
+from retrieval.build import build_service
 from retrieval.config import Settings
 from retrieval.errors import ModelConfigError
 from retrieval.index.embeddings import SentenceEmbeddings
 from retrieval.service import NewsService
-from retrieval.types import ABSTAIN_TEXT, Article
+from retrieval.types import ABSTAIN_TEXT, Answer, Article
 
 GOOD = "China declined Lloyd Austin's request to meet Li Shangfu in Singapore [{n}]."
 
@@ -38,6 +39,7 @@ def make_answerer(
         checker=CitationChecker(embeddings, mode=mode),  # type: ignore[arg-type]
         fallback=ExtractiveAnswerer(embeddings),
         timeout_s=timeout_s,
+        condense_with_model=True,
     )
 
 
@@ -46,11 +48,9 @@ def scripted(*replies: str) -> GenericFakeChatModel:
 
 
 def with_model(service: NewsService, model: Any, embeddings: SentenceEmbeddings) -> NewsService:
-    """The same store, answered by `model` — wired as build_service wires a real one."""
-    answerer = make_answerer(embeddings, model)
-    return NewsService(
-        store=service.store, embeddings=embeddings, answerer=answerer, condense=answerer.condense
-    )
+    """The same store, answered by `model`: built by build_service as a configured model is."""
+    settings = Settings(llm="openai:fake-scripted", llm_timeout_s=10)
+    return build_service(settings, embeddings=embeddings, store=service.store, chat_model=model)
 
 
 @pytest.mark.parametrize(
@@ -147,7 +147,7 @@ def test_a_prompt_injection_in_an_article_is_data_and_its_claim_is_dropped(
 
     model = PromptedFakeChatModel(reply=obey)
     answer = with_model(seeded, model, embeddings).ask("What happened at the water treaty talks?")
-    assert answer.answerer == "fake:scripted"
+    assert answer.answerer == "openai:fake-scripted"
     assert answer.answer == "Treaty talks resumed in Geneva on Tuesday. [1]"
     assert answer.dropped == [obey(str(model.prompts[0][-1].content)).split(" Treaty")[0]]
     system, *_, question = model.prompts[0]
@@ -195,7 +195,7 @@ def test_ask_json_reports_verified_citations_and_dropped_sentences(
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert_ask_json_contract(data, {seed_article.id: seed_article.text})
-    assert data["answerer"] == "fake:scripted"
+    assert data["answerer"] == "openai:fake-scripted"
     assert (
         data["answer"]
         == "The US sanctioned Li in 2018 over China's acquisition of Russian weapons. [1]"
@@ -245,8 +245,9 @@ def test_tokens_stream_before_the_checked_answer(
         return f"{GOOD.format(n=number_of(prompt, 'Lloyd Austin'))} It rained [1]."
 
     service = with_model(seeded, PromptedFakeChatModel(reply=reply), embeddings)
-    tokens: list[str] = []
-    answer = service.ask("Who did Austin want to meet?", on_token=tokens.append)
+    parts = list(service.stream("Who did Austin want to meet?"))
+    tokens, answer = parts[:-1], parts[-1]
+    assert all(isinstance(token, str) for token in tokens) and isinstance(answer, Answer)
     assert len(tokens) > 5 and "".join(tokens).endswith("It rained [1].")
     assert "It rained" not in answer.answer and answer.dropped == ["It rained [1]."]
 

@@ -13,7 +13,7 @@ from loopback_http import closed_port
 from bot.chat import CHECKED_HEADER
 from bot.cli import Context, main
 from retrieval.service import NewsService
-from retrieval.types import Article
+from retrieval.types import Answer, Article
 
 MODEL = "llama3.2:1b"
 
@@ -43,8 +43,8 @@ def test_ollama_answers_are_streamed_checked_and_cited(
 ) -> None:
     with serve_ollama(reply, models=(MODEL,)) as ollama:
         service = ollama_service(make_service, seed_article, ollama.url)
-        tokens: list[str] = []
-        answer = service.ask("Why did China refuse the meeting?", on_token=tokens.append)
+        *tokens, answer = service.stream("Why did China refuse the meeting?")
+    assert isinstance(answer, Answer) and all(isinstance(t, str) for t in tokens)
     assert answer.answerer == f"ollama:{MODEL}" and answer.notice is None
     assert answer.answer == (
         "China cited US restrictions imposed on Chinese officials, institutions and businesses. [1]"

@@ -20,7 +20,7 @@ from test_cli import assert_ask_json_contract
 from bot.cli import Context, main
 from retrieval.answer.citation_check import missing_facts, split_claims
 from retrieval.service import NewsService
-from retrieval.types import Article, Turn
+from retrieval.types import Answer, Article, Turn
 
 SEED_QUESTIONS = [
     "Why did China refuse the meeting?",
@@ -68,8 +68,8 @@ def test_smollm2_answers_are_checked_sentence_by_sentence(
     service = openai_service(make_service, seed_article, llama_server)
     dropped = kept = 0
     for question in SEED_QUESTIONS:
-        streamed: list[str] = []
-        answer = service.ask(question, on_token=streamed.append)
+        *streamed, answer = service.stream(question)
+        assert isinstance(answer, Answer)
         assert streamed, "the server streamed no tokens"
         data = answer.to_json()
         assert_ask_json_contract(data, {seed_article.id: seed_article.text})

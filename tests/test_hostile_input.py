@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.discord_bot import DiscordOptions, build_bot
+from bot.discord_bot import DiscordSettings, build_bot
 from bot.discord_bot.messages import (
     EMBED_DESCRIPTION_LIMIT,
     EMBED_TOTAL_LIMIT,
@@ -25,12 +25,13 @@ from bot.discord_bot.messages import (
     answer_messages,
     articles_page,
 )
-from bot.discord_bot.uploads import MAX_UPLOAD_BYTES, UPLOAD_SUFFIXES, articles_from_file
+from retrieval.build import build_service
 from retrieval.config import Settings
-from retrieval.errors import ArticleError
+from retrieval.errors import ArticleError, QuestionError
 from retrieval.ingest.articles import load_path, make_article, parse_html
 from retrieval.ingest.chunking import split_article
-from retrieval.service import NewsService, QuestionError, build_service
+from retrieval.ingest.uploads import MAX_UPLOAD_BYTES, UPLOAD_SUFFIXES, articles_from_file
+from retrieval.service import NewsService
 from retrieval.types import Article
 
 
@@ -258,7 +259,7 @@ def _numbers_in_article(article: Article) -> set[int]:
 
 
 def test_mentions_are_never_enabled_for_anything_the_bot_sends() -> None:
-    bot = build_bot(service=None, options=DiscordOptions())  # type: ignore[arg-type]
+    bot = build_bot(service=None, options=DiscordSettings())  # type: ignore[arg-type]
     for mentions in (NO_MENTIONS, bot.allowed_mentions):
         assert mentions is not None and mentions.to_dict() == {"parse": []}
         assert not (mentions.everyone or mentions.users or mentions.roles)

@@ -38,14 +38,14 @@ def write_jsonl(path: Path, articles: list[Article]) -> Path:
 
 def record_batches(service: NewsService, events: list[str], monkeypatch: Any) -> None:
     """Log each call of add_many (then let it run) next to the reads the test logs."""
-    add_many = service.add_many
+    add_many = service.ingester.add_many
 
     def spy(articles: Any, **kwargs: Any) -> Any:
         articles = list(articles)
         events.append(f"store {len(articles)}")
         return add_many(articles, **kwargs)
 
-    monkeypatch.setattr(service, "add_many", spy)
+    monkeypatch.setattr(service.ingester, "add_many", spy)
 
 
 def test_articles_are_read_lazily_and_stored_in_batches(
@@ -59,7 +59,7 @@ def test_articles_are_read_lazily_and_stored_in_batches(
             events.append(f"read {n}")
             yield story(n)
 
-    tally = ingest_articles(service, source(), kb="default", batch_articles=2)
+    tally = ingest_articles(service.ingester, source(), kb="default", batch_articles=2)
     assert events == [
         "read 0",
         "read 1",
@@ -84,7 +84,7 @@ def test_a_rerun_after_an_interruption_skips_stored_articles(
         raise KeyboardInterrupt  # Ctrl-C while the sixth article is being read
 
     with pytest.raises(KeyboardInterrupt):
-        ingest_articles(service, interrupted(), kb="default", batch_articles=2)
+        ingest_articles(service.ingester, interrupted(), kb="default", batch_articles=2)
     stored = {a.id for a in service.list()}
     assert stored == {a.id for a in articles[:4]}  # whole batches only; the fifth was pending
 
@@ -93,7 +93,7 @@ def test_a_rerun_after_an_interruption_skips_stored_articles(
     monkeypatch.setattr(
         service.embeddings, "encode", lambda t: embedded.append(len(t)) or encode(t)
     )
-    tally = ingest_articles(service, iter(articles), kb="default", batch_articles=2)
+    tally = ingest_articles(service.ingester, iter(articles), kb="default", batch_articles=2)
     assert (tally.added, tally.unchanged) == (3, 4)
     assert sum(embedded) == 3  # nothing stored is embedded again
     assert {a.id for a in service.list()} == {a.id for a in articles}
@@ -105,7 +105,11 @@ def test_an_article_too_long_fails_alone(make_service: Callable[..., NewsService
     long = make_article(title="Long", text="A sentence that goes on. " * 20)
     errors: list[ArticleError] = []
     tally = ingest_articles(
-        service, [story(1), long, story(2)], kb="default", batch_articles=8, on_error=errors.append
+        service.ingester,
+        [story(1), long, story(2)],
+        kb="default",
+        batch_articles=8,
+        on_error=errors.append,
     )
     assert (tally.added, tally.failed) == (2, 1)
     assert "too long" in str(errors[0])
@@ -188,16 +192,16 @@ def test_batched(size: int, expected: list[list[int]]) -> None:
 def test_freed_memory_is_handed_back_after_each_stored_group(
     make_service: Callable[..., NewsService], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import retrieval.service
+    import retrieval.ingest.ingester
 
-    retrieval.service.release_freed_memory()  # the real one runs here, glibc or not
+    retrieval.ingest.ingester.release_freed_memory()  # the real one runs here, glibc or not
     service = make_service(ingest_group_chunks=2)
     trims: list[int] = []
 
     def trim() -> None:
         trims.append(service.store.count_chunks("default"))
 
-    monkeypatch.setattr(retrieval.service, "release_freed_memory", trim)
+    monkeypatch.setattr(retrieval.ingest.ingester, "release_freed_memory", trim)
     service.add_many([story(n) for n in range(6)])
     # one story is one chunk: three groups of two, each trimmed once it is stored
     assert trims == [2, 4, 6]

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.index import onnx_embeddings
+from retrieval.build import build_service, load_embeddings
 from retrieval.config import Settings
-from retrieval.index.embeddings import SentenceEmbeddings, load_embeddings
+from retrieval.index import onnx_embeddings
+from retrieval.index.embeddings import SentenceEmbeddings
 from retrieval.index.onnx_embeddings import OnnxEmbeddings, export_int8_model
-from retrieval.service import build_service
 from retrieval.types import Article
 
 SENTENCES = [

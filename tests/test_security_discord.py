@@ -22,13 +22,14 @@ from discord_harness import (
 )
 from loopback_http import serve
 
-from bot.discord_bot import DiscordOptions
+from bot.discord_bot import DiscordSettings
 from bot.discord_bot.cogs import AskCog, LibraryCog
 from bot.discord_bot.conversations import ConversationLog
 from bot.discord_bot.rate_limit import RateLimiter
+from retrieval.build import build_service
 from retrieval.config import Settings
 from retrieval.errors import ArticleError
-from retrieval.service import NewsService, build_service
+from retrieval.service import NewsService
 
 # -- rate limits -------------------------------------------------------------------------------
 
@@ -45,7 +46,7 @@ def ask_cog(user_limit: int, guild_limit: int, clock: Clock) -> AskCog:
     return AskCog(
         None,  # type: ignore[arg-type]
         service=None,  # type: ignore[arg-type]
-        options=DiscordOptions(),
+        options=DiscordSettings(),
         limiter=RateLimiter(user_limit, clock=clock),
         guild_limiter=RateLimiter(guild_limit, clock=clock),
         conversations=ConversationLog(),
@@ -72,10 +73,9 @@ def test_one_members_flood_is_stopped_by_their_own_limit_first() -> None:
 
 
 def test_the_server_limit_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert Settings(_env_file=None).discord_guild_rate_limit == 60  # type: ignore[call-arg]
+    assert DiscordSettings(_env_file=None).guild_rate_limit == 60  # type: ignore[call-arg]
     monkeypatch.setenv("NEWSBOT_DISCORD_GUILD_RATE_LIMIT", "7")
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    assert DiscordOptions.from_settings(settings).guild_rate_limit == 7
+    assert DiscordSettings(_env_file=None).guild_rate_limit == 7  # type: ignore[call-arg]
 
 
 async def test_a_busy_server_is_slowed_down_and_the_others_are_not(
@@ -191,7 +191,7 @@ async def test_add_article_refuses_a_loopback_url_with_the_shipped_settings(
 def test_no_command_can_switch_private_urls_on() -> None:
     """What a member can send is the commands' parameters: none of them is a setting."""
     cogs = [
-        LibraryCog(service=None, options=DiscordOptions()),  # type: ignore[arg-type]
+        LibraryCog(service=None, options=DiscordSettings()),  # type: ignore[arg-type]
         ask_cog(1, 1, Clock()),
     ]
     parameters = {
@@ -209,7 +209,7 @@ def test_no_command_can_switch_private_urls_on() -> None:
         ("remove_article", "id"),
         ("ask", "question"),
     }
-    assert "allow_private_urls" not in DiscordOptions.__dataclass_fields__
+    assert "allow_private_urls" not in DiscordSettings.model_fields
     settings_fields: set[str] = set(Settings.model_fields)
     assert not {name for _, name in parameters} & settings_fields - {"title"}
 

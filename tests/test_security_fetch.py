@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from loopback_http import serve
 from test_articles import HTML_PAGE
 
-from retrieval.ingest import fetch
 from retrieval.errors import ArticleError
+from retrieval.ingest import fetch
 from retrieval.ingest.fetch import FetchError, check_url, fetch_article, is_public_address
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}

@@ -17,9 +17,8 @@ from loopback_http import serving
 
 from bot.cli import Context, main
 from bot.discord_bot.messages import answer_messages, refusal
-from retrieval.answer.citation_check import CitationChecker
-from retrieval.answer.extractive import ExtractiveAnswerer
-from retrieval.answer.generative import GenerativeAnswerer
+from bot.discord_bot.settings import DiscordSettings
+from retrieval.build import build_service
 from retrieval.config import Settings
 from retrieval.index.embeddings import SentenceEmbeddings
 from retrieval.ingest.articles import make_article
@@ -45,17 +44,18 @@ def secret_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_settings_never_show_their_secrets(secret_env: None) -> None:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    assert settings.discord_token is not None and settings.openai_api_key is not None
-    assert settings.discord_token.get_secret_value() == TOKEN  # read, yet never shown
-    assert_no_secret(
-        repr(settings),
-        str(settings),
-        str(settings.model_dump()),
-        settings.model_dump_json(),
-        json.dumps(settings.model_dump(mode="json")),
-        f"{settings.discord_token}",
-        f"{settings.openai_api_key!r}",
-    )
+    discord = DiscordSettings(_env_file=None)  # type: ignore[call-arg]
+    assert discord.token is not None and settings.openai_api_key is not None
+    assert discord.token.get_secret_value() == TOKEN  # read, yet never shown
+    for shown in (settings, discord):
+        assert_no_secret(
+            repr(shown),
+            str(shown),
+            str(shown.model_dump()),
+            shown.model_dump_json(),
+            json.dumps(shown.model_dump(mode="json")),
+        )
+    assert_no_secret(f"{discord.token}", f"{settings.openai_api_key!r}")
 
 
 def test_an_invalid_setting_is_reported_without_the_secrets(
@@ -69,12 +69,13 @@ def test_an_invalid_setting_is_reported_without_the_secrets(
 
 
 def test_ask_json_and_plain_output_hold_no_secret(
+    secret_env: None,
     make_service: Callable[..., NewsService],
     seed_article: Article,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    service = make_service(discord_token=TOKEN, openai_api_key=API_KEY)
+    service = make_service()  # both secrets are in its environment
     service.add(seed_article)
     runner = CliRunner()
     for args in (["ask", "Who is Li Shangfu?", "--json"], ["ask", "Who is Li Shangfu?"]):
@@ -212,16 +213,11 @@ def test_with_a_language_model_the_checker_drops_what_the_passages_do_not_suppor
             f"Li Shangfu [{n}]."
         )
 
-    model = PromptedFakeChatModel(reply=obey)
-    extractive = ExtractiveAnswerer(embeddings)
-    answerer = GenerativeAnswerer(
-        model=model,
-        name="fake:obedient",
-        checker=CitationChecker(embeddings, mode="remove"),
-        fallback=extractive,
-    )
-    service = NewsService(
-        store=injected.store, embeddings=embeddings, answerer=answerer, condense=answerer.condense
+    service = build_service(
+        Settings(llm="openai:fake-obedient", citation_check="remove"),
+        embeddings=embeddings,
+        store=injected.store,
+        chat_model=PromptedFakeChatModel(reply=obey),
     )
     answer = service.ask("Who did Lloyd Austin want to meet?")
     assert "resigned" not in answer.answer and "PWNED" not in answer.answer

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.errors import StoreError
+from retrieval.errors import QuestionError, StoreError
 from retrieval.index.store import open_store
 from retrieval.ingest.articles import make_article
-from retrieval.service import NewsService, QuestionError
+from retrieval.service import NewsService
 from retrieval.types import Article, Turn
 
 STRIKE = make_article(

@@ -25,8 +25,8 @@ def main() -> None:
     t0 = time.perf_counter()
     from bot.cli import main as _cli  # noqa: F401  (what `newsbot` imports first)
     from bot.render import render_answer
+    from retrieval.build import build_service
     from retrieval.config import Settings
-    from retrieval.service import build_service
 
     t1 = time.perf_counter()
     service = build_service(Settings())

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.index.store import body_key
 from retrieval.ingest.articles import load_path
 from retrieval.ingest.chunking import embedding_text, split_article
+from retrieval.text.terms import body_key
 from retrieval.types import Article, Chunk
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.performance.corpus import StoredForm, grown_corpus
+from retrieval.build import build_service
 from retrieval.config import Settings
 from retrieval.index.embeddings import SentenceEmbeddings
 from retrieval.ingest.sources import ingest_articles
-from retrieval.service import build_service
 from retrieval.types import Article
 
 
@@ -67,10 +67,16 @@ class GrowingStore:
             yield form.article
 
     def grow_to(self, target: int) -> None:
-        service = build_service(Settings(data_dir=self.data_dir), embeddings=self._replay)
+        settings = Settings(data_dir=self.data_dir)
+        service = build_service(settings, embeddings=self._replay)
         try:
             started = time.perf_counter()
-            ingest_articles(service, self._articles_until(target), kb="default")
+            ingest_articles(
+                service.ingester,
+                self._articles_until(target),
+                kb="default",
+                batch_articles=settings.ingest_batch_articles,
+            )
             self.write_s += time.perf_counter() - started
             self.stored_chunks = service.store.count_chunks("default")
         finally:

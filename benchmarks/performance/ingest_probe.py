@@ -24,8 +24,8 @@ def main() -> None:
     import numpy as np
 
     from bot.cli import Context, main
+    from retrieval.build import build_service
     from retrieval.config import Settings
-    from retrieval.service import build_service
 
     settings = Settings()
     service = build_service(settings)

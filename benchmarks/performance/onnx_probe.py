@@ -19,8 +19,9 @@ def main() -> None:
 
     import numpy as np
 
+    from retrieval.build import load_embeddings
     from retrieval.config import Settings
-    from retrieval.index.embeddings import SentenceEmbeddings, load_embeddings
+    from retrieval.index.embeddings import SentenceEmbeddings
 
     settings = Settings(embedding_backend="onnx-int8")
     torch_model = SentenceEmbeddings(settings.embedding_model, settings.embedding_batch_size)

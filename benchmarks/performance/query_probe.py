@@ -22,8 +22,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
+    from retrieval.build import build_service
     from retrieval.config import Settings
-    from retrieval.service import build_service
 
     questions = json.loads(args.questions.read_text("utf-8"))
     service = build_service(Settings())
@@ -31,7 +31,7 @@ def main() -> None:
     for question in questions[: args.warmup]:
         service.ask(question)
     # each timed question new to the process, as the warm-up's are not
-    service.vectors.clear()
+    service.retriever.vectors.clear()
 
     totals, retrieve, answer, abstained = [], [], [], 0
     for question in questions:
@@ -51,9 +51,9 @@ def main() -> None:
     }
     depth = service.retriever.candidates
     for question in questions:
-        service.vectors.clear()
+        service.retriever.vectors.clear()
         t0 = time.perf_counter()
-        vector = service.vectors.encode([question])[0].tolist()
+        vector = service.retriever.vectors.encode([question])[0].tolist()
         t1 = time.perf_counter()
         service.store.dense_ranking("default", vector, depth)
         t2 = time.perf_counter()
@@ -63,7 +63,7 @@ def main() -> None:
         t4 = time.perf_counter()
         service.store.get_passages("default", [p.chunk_id for p in passages])
         t5 = time.perf_counter()
-        service.answerer.answer(question, passages)
+        service.pipeline.answerer.answer(question, passages)
         t6 = time.perf_counter()
         for key, seconds in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t5 - t4, t6 - t5), strict=True):
             parts[key].append(seconds * 1000)

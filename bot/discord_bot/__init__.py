@@ -2,6 +2,6 @@
 
 from bot.discord_bot.app import DiscordSetupError, NewsBot, build_bot, run_bot
 from bot.discord_bot.news import NewsAPI
-from bot.discord_bot.options import DiscordOptions
+from bot.discord_bot.settings import DiscordSettings
 
-__all__ = ["DiscordOptions", "DiscordSetupError", "NewsAPI", "NewsBot", "build_bot", "run_bot"]
+__all__ = ["DiscordSettings", "DiscordSetupError", "NewsAPI", "NewsBot", "build_bot", "run_bot"]

@@ -13,9 +13,10 @@ from discord.ext import commands
 from bot.discord_bot.cogs import AskCog, LibraryCog
 from bot.discord_bot.conversations import ConversationLog
 from bot.discord_bot.messages import APOLOGY, NO_MENTIONS, refusal
-from bot.discord_bot.news import SHOWABLE_ERRORS, NewsAPI
-from bot.discord_bot.options import DiscordOptions
+from bot.discord_bot.news import NewsAPI
 from bot.discord_bot.rate_limit import RateLimiter
+from bot.discord_bot.settings import DiscordSettings
+from retrieval.errors import NewsbotError
 
 if TYPE_CHECKING:
     from retrieval.config import Settings
@@ -25,8 +26,10 @@ __all__ = ["DiscordSetupError", "NewsBot", "ShardedNewsBot", "build_bot", "run_b
 log = logging.getLogger("newsbot.discord")
 
 
-class DiscordSetupError(RuntimeError):
+class DiscordSetupError(NewsbotError):
     """The bot cannot start as configured; the message says what to fix."""
+
+    public = False
 
 
 class NewsCommandTree(app_commands.CommandTree):
@@ -37,7 +40,7 @@ class NewsCommandTree(app_commands.CommandTree):
         details, and the bot carries on."""
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         command = interaction.command.qualified_name if interaction.command else "?"
-        if isinstance(cause, SHOWABLE_ERRORS):
+        if isinstance(cause, NewsbotError) and cause.public:
             log.info("/%s refused (user %s): %s", command, interaction.user.id, cause)
             text = refusal(cause)
         else:
@@ -65,7 +68,9 @@ class NewsCommandTree(app_commands.CommandTree):
 class NewsBot(commands.Bot):
     """The bot, holding the service and options it was built with (never reading settings)."""
 
-    def __init__(self, *, service: NewsAPI, options: DiscordOptions, **client_options: Any) -> None:
+    def __init__(
+        self, *, service: NewsAPI, options: DiscordSettings, **client_options: Any
+    ) -> None:
         super().__init__(**client_options)
         self.service = service
         self.options = options
@@ -104,9 +109,8 @@ class ShardedNewsBot(NewsBot, commands.AutoShardedBot):
     """The same bot over several gateway connections (Discord requires it from 2,500 servers)."""
 
 
-def build_bot(*, service: NewsAPI, options: DiscordOptions | None = None) -> NewsBot:
+def build_bot(*, service: NewsAPI, options: DiscordSettings) -> NewsBot:
     """A ready-to-run bot around `service`; nothing is read from settings or the environment."""
-    options = options or DiscordOptions()
     intents = discord.Intents.default()
     # Privileged, but needed to read a reply to the bot that does not ping it.
     intents.message_content = True
@@ -126,19 +130,24 @@ def build_bot(*, service: NewsAPI, options: DiscordOptions | None = None) -> New
     )
 
 
-def run_bot(settings: Settings) -> None:
-    """Run the bot until interrupted: settings are read once, the service is built once."""
-    from retrieval.service import build_service
+def run_bot(settings: Settings, options: DiscordSettings | None = None) -> None:
+    """Run the bot until interrupted: settings are read once, the service is built once —
+    by the same composition root as the CLI's."""
+    from retrieval.build import build_service
 
-    token = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
+    options = options or DiscordSettings()
+    token = options.token.get_secret_value().strip() if options.token else ""
     if not token:
-        raise DiscordSetupError("set DISCORD_TOKEN (environment or .env) to your bot's token")
+        raise DiscordSetupError(
+            "set DISCORD_TOKEN (in the environment or .env) to your bot's token from "
+            "https://discord.com/developers/applications"
+        )
     discord.utils.setup_logging(root=True)  # our log lines and discord.py's; never the token
     service = build_service(settings)
     try:
         log.info("loading the embedding model")
         service.embeddings.embed_query("warm up")  # so the first question is not the slow one
-        bot = build_bot(service=service, options=DiscordOptions.from_settings(settings))
+        bot = build_bot(service=service, options=options)
         bot.run(token, log_handler=None)
     except discord.LoginFailure:
         raise DiscordSetupError(

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 
 import discord
 
-from retrieval.service import AddResult
-from retrieval.types import Answer, Citation, StoredArticle
+from retrieval.types import AddResult, Answer, Citation, StoredArticle
 
 __all__ = [
     "EMBEDS_PER_MESSAGE",

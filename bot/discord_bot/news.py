@@ -1,24 +1,19 @@
-"""The news service as the bot sees it: the few calls it makes, and which errors it may show."""
+"""The news service as the bot sees it: the few calls it makes (all of `NewsService`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Protocol
 
-from retrieval.errors import ArticleError
-from retrieval.service import AddResult, QuestionError
-from retrieval.types import Answer, Article, StoredArticle, Turn
+from retrieval.types import AddResult, Answer, Article, StoredArticle, Turn
 
-__all__ = ["SHOWABLE_ERRORS", "NewsAPI"]
-
-# Errors a user caused, whose messages are written to be shown to them. Anything else
-# (StoreError included: it can name paths and servers) gets an apology and goes to the log.
-SHOWABLE_ERRORS: tuple[type[Exception], ...] = (ArticleError, QuestionError)
+__all__ = ["NewsAPI"]
 
 
 class NewsAPI(Protocol):
     """What the bot needs of `retrieval.service.NewsService`. All calls block (model, disk,
-    network), so the bot runs them in worker threads."""
+    network), so the bot runs them in worker threads. Errors it may show a member are the
+    `NewsbotError`s whose `public` is true; any other gets an apology and goes to the log."""
 
     def ask(
         self, question: str, *, kb: str, k: int | None = None, history: Sequence[Turn] = ()

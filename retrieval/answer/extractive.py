@@ -20,6 +20,8 @@ from retrieval.text.terms import STOP_WORDS, content_terms, same_text_key, stem,
 from retrieval.types import ABSTAIN_TEXT, Citation, Draft, Evidence, Passage
 
 if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+
     from retrieval.index.embeddings import SentenceEmbeddings
 
 __all__ = [
@@ -325,7 +327,9 @@ class ExtractiveAnswerer:
             rest.remove(best)
         return chosen
 
-    def answer(self, question: str, passages: list[Passage]) -> Draft:
+    def answer(
+        self, question: str, passages: list[Passage], config: RunnableConfig | None = None
+    ) -> Draft:
         evidence = self.score_sentences(question, passages)
         chosen = self.select(evidence)
         if not chosen:

@@ -13,9 +13,9 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from prompts import load_prompt
+from prompts import answer_prompt, condense_prompt
 from retrieval.answer.chat_models import stream_reply
 from retrieval.answer.condense import condense_question, is_follow_up
 from retrieval.errors import BackendError
@@ -26,11 +26,19 @@ from retrieval.types import ABSTAIN_TEXT, Draft, Passage, Turn
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
+    from langchain_core.runnables import RunnableConfig
 
     from retrieval.answer.citation_check import CitationChecker
     from retrieval.answer.extractive import ExtractiveAnswerer
 
-__all__ = ["GenerativeAnswerer", "answer_messages", "format_passages", "looks_like_abstention"]
+__all__ = [
+    "TOKEN_EVENT",
+    "GenerativeAnswerer",
+    "Unsupported",
+    "answer_messages",
+    "format_passages",
+    "looks_like_abstention",
+]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +49,8 @@ _ABSTAINS = re.compile(
     r"include|specify)|\bno information\b|^\W*I (don'?t|do not) know\b",
     re.I,
 )
+# The custom event each token of a streamed answer is sent as (see `retrieval.pipeline`).
+TOKEN_EVENT = "newsbot_token"
 _MARKER = re.compile(r"\[\s*\d+")
 _MARKERS = re.compile(r"\s*\[\d+\]")
 _CONDENSE_TIMEOUT_S = 20.0
@@ -62,20 +72,8 @@ def format_passages(passages: Sequence[Passage]) -> str:
 
 
 def answer_messages(question: str, passages: Sequence[Passage]) -> list[BaseMessage]:
-    """The rules, one worked example (small models copy its [n] markers far more readily
-    than they follow a rule), then the passages and the question."""
-    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
-
-    example_question, _, example_answer = load_prompt("answer_example").partition("\n---\n")
-    question_turn = load_prompt("answer").format(
-        passages=format_passages(passages), question=question
-    )
-    return [
-        SystemMessage(load_prompt("answer_system").strip()),
-        HumanMessage(example_question.strip()),
-        AIMessage(example_answer.strip()),
-        HumanMessage(question_turn.strip()),
-    ]
+    """The messages the model is sent: see `prompts.answer_prompt`."""
+    return answer_prompt().format_messages(passages=format_passages(passages), question=question)
 
 
 def looks_like_abstention(reply: str) -> bool:
@@ -85,8 +83,22 @@ def looks_like_abstention(reply: str) -> bool:
     return not _MARKER.search(reply) and bool(_ABSTAINS.search(opening))
 
 
+class Unsupported(BackendError):
+    """The model answered, but not usably: `dropped` holds its sentences that failed the check."""
+
+    def __init__(self, message: str, dropped: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.dropped = dropped or []
+
+
 class GenerativeAnswerer:
-    """Composes answers with a chat model; `name` is what answers report (e.g. 'ollama:x')."""
+    """Composes answers with a chat model; `name` is what answers report (e.g. 'ollama:x').
+
+    The model's draft and the extractive fallback are one LangChain runnable,
+    `generate.with_fallbacks([extractive])`: any `BackendError` on the way — the model
+    unreachable, failing, past its deadline, silent, or nothing it wrote supported — gives the
+    extractive answer with a notice saying why. Tokens stream as `TOKEN_EVENT` custom events
+    (the answer pipeline's `.stream()` yields them)."""
 
     streams = True
 
@@ -97,9 +109,11 @@ class GenerativeAnswerer:
         name: str,
         checker: CitationChecker,
         fallback: ExtractiveAnswerer,
-        timeout_s: float = 60.0,
-        condense_with_model: bool = True,
+        timeout_s: float,
+        condense_with_model: bool,
     ) -> None:
+        from langchain_core.runnables import RunnableLambda
+
         self.model = model
         self.name = name
         self.checker = checker
@@ -107,6 +121,11 @@ class GenerativeAnswerer:
         self.timeout_s = timeout_s
         self.condense_with_model = condense_with_model
         self._failed: tuple[float, str] | None = None  # when the model last failed, and why
+        self._chain = RunnableLambda(self._generate, name=name).with_fallbacks(
+            [RunnableLambda(self._fall_back, name=fallback.name)],
+            exceptions_to_handle=(BackendError,),
+            exception_key="error",
+        )
 
     def generate(
         self,
@@ -123,31 +142,50 @@ class GenerativeAnswerer:
         )
 
     def answer(
-        self,
-        question: str,
-        passages: list[Passage],
-        on_token: Callable[[str], None] | None = None,
+        self, question: str, passages: list[Passage], config: RunnableConfig | None = None
     ) -> Draft:
         if not passages:
-            return self._extractive(question, passages)
+            return replace(self.fallback.answer(question, passages), answerer=self.fallback.name)
+        return self._chain.invoke({"question": question, "passages": passages}, config)
+
+    def _generate(self, inputs: dict[str, Any], config: RunnableConfig) -> Draft:
+        """The checked draft of the model, or `BackendError` saying why there is none."""
+        from langchain_core.callbacks import dispatch_custom_event
+
+        question, passages = inputs["question"], inputs["passages"]
         if (reason := self._recent_failure()) is None:
             try:
-                reply = self.generate(question, passages, on_token)
+                reply = self.generate(
+                    question,
+                    passages,
+                    lambda token: dispatch_custom_event(TOKEN_EVENT, token, config=config),
+                )
             except BackendError as exc:
                 reason = self._failure(exc)
         if reason is not None:
-            notice = f"The language model did not answer ({reason})"
-            return self._extractive(question, passages, notice)
+            raise BackendError(f"The language model did not answer ({reason})")
         if not reply.strip():
-            return self._extractive(question, passages, "The language model gave an empty answer")
+            raise BackendError("The language model gave an empty answer")
         if looks_like_abstention(reply):
             return Draft(ABSTAIN_TEXT, [], True, [])
         result = self.checker.check(reply, passages)
         if not result.kept:
-            unsupported = [s.claim.raw for s in result.sentences]
-            notice = "None of the model's sentences is supported by the passage it cites"
-            return self._extractive(question, passages, notice, dropped=unsupported)
+            raise Unsupported(
+                "None of the model's sentences is supported by the passage it cites",
+                [s.claim.raw for s in result.sentences],
+            )
         return Draft(result.text, result.citations, False, [], dropped=result.dropped)
+
+    def _fall_back(self, inputs: dict[str, Any]) -> Draft:
+        """The extractive answer, with a notice of why the model's is not given."""
+        error = inputs["error"]
+        draft = self.fallback.answer(inputs["question"], inputs["passages"])
+        return replace(
+            draft,
+            answerer=self.fallback.name,
+            notice=f"{error}; this is the extractive answer.",
+            dropped=getattr(error, "dropped", []),
+        )
 
     def _failure(self, exc: BackendError) -> str:
         # the notice tells the user; the log is for whoever runs the bot
@@ -162,17 +200,6 @@ class GenerativeAnswerer:
             return self._failed[1]
         return None
 
-    def _extractive(
-        self,
-        question: str,
-        passages: list[Passage],
-        reason: str | None = None,
-        dropped: list[str] | None = None,
-    ) -> Draft:
-        draft = self.fallback.answer(question, passages)
-        notice = f"{reason}; this is the extractive answer." if reason else None
-        return replace(draft, answerer=self.fallback.name, notice=notice, dropped=dropped or [])
-
     def condense(self, question: str, history: Sequence[Turn]) -> str:
         """A follow-up rewritten by the model to stand alone; the model's line is used only
         if it is one plausible question about the conversation, else the heuristic's."""
@@ -181,17 +208,14 @@ class GenerativeAnswerer:
             return heuristic
         if self._recent_failure() is not None:
             return heuristic
-        from langchain_core.messages import HumanMessage
-
         turns = "\n".join(
             f"User: {t.question}\nAssistant: {_MARKERS.sub('', t.answer)[:400]}"
             for t in history[-3:]
         )
-        prompt = load_prompt("condense").format(history=turns, question=question)
         try:
             reply = stream_reply(
                 self.model,
-                [HumanMessage(prompt)],
+                condense_prompt().format_messages(history=turns, question=question),
                 timeout_s=min(self.timeout_s, _CONDENSE_TIMEOUT_S),
             )
         except BackendError as exc:

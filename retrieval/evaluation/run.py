@@ -230,9 +230,8 @@ def run_eval(
     """Metrics for newsbot (and the tutorial baseline) over one question set and corpus;
     `sweep` adds the abstention trade-off of the extractive answerer over its threshold."""
     from retrieval.answer.extractive import ExtractiveAnswerer
+    from retrieval.build import build_service, load_embeddings
     from retrieval.evaluation.baseline import TutorialBaseline
-    from retrieval.index.embeddings import load_embeddings
-    from retrieval.service import build_service
 
     questions = load_questions(questions_path)
     embeddings = load_embeddings(settings)

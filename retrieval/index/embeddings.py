@@ -11,9 +11,8 @@ from langchain_core.embeddings import Embeddings
 if TYPE_CHECKING:
     import numpy as np
 
-    from retrieval.config import Settings
 
-__all__ = ["DEFAULT_MODEL", "SentenceEmbeddings", "load_embeddings", "resolve_model_path"]
+__all__ = ["DEFAULT_MODEL", "ONNX_BATCH_SIZE", "SentenceEmbeddings", "resolve_model_path"]
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 ONNX_BATCH_SIZE = 16  # int8 kernels: 16 a call ran ~1.45x faster than 64 on 2 cores
@@ -125,17 +124,3 @@ class SentenceEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self.encode([text])[0].tolist()
-
-
-def load_embeddings(settings: Settings) -> SentenceEmbeddings:
-    """The embedding model the settings name, on the backend they name (loaded on first use)."""
-    if settings.embedding_backend == "onnx-int8":
-        from retrieval.index.onnx_embeddings import OnnxEmbeddings
-
-        explicit = "embedding_batch_size" in settings.model_fields_set
-        return OnnxEmbeddings(
-            settings.embedding_model,
-            settings.embedding_batch_size if explicit else ONNX_BATCH_SIZE,
-            cache_dir=settings.model_cache_dir or settings.data_dir / "models",
-        )
-    return SentenceEmbeddings(settings.embedding_model, settings.embedding_batch_size)

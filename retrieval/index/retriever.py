@@ -8,18 +8,19 @@ Passages with the same text (the same story stored twice) count once.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
-from typing import TYPE_CHECKING
+from dataclasses import asdict, replace
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict, SkipValidation
 
 from retrieval.index.store import ArticleStore
 from retrieval.index.vector_cache import VectorCache
 from retrieval.text.terms import same_text_key
 from retrieval.types import Passage
 
-if TYPE_CHECKING:
-    from retrieval.index.embeddings import SentenceEmbeddings
-
-__all__ = ["HybridRetriever", "reciprocal_rank_fusion"]
+__all__ = ["HybridRetriever", "as_document", "reciprocal_rank_fusion"]
 
 # Chosen on three sets (hit@4; RealTime QA / our seed+BBC questions / RGB): dense alone
 # 0.762 / 0.783 / 0.990, BM25 alone 0.672 / 0.870 / 0.980; RRF with the usual K=60
@@ -41,24 +42,26 @@ def reciprocal_rank_fusion(
     return sorted(scores.items(), key=lambda pair: pair[1], reverse=True)
 
 
-class HybridRetriever:
-    """`retrieve(question, kb, k)`: the k best passages; `score` is the fused RRF score."""
+class HybridRetriever(BaseRetriever):
+    """The k best passages of one knowledge base for a question: dense and BM25 rankings
+    fused by RRF; `score` is the fused score.
 
-    def __init__(
-        self,
-        store: ArticleStore,
-        embeddings: SentenceEmbeddings,
-        *,
-        candidates: int = 30,
-        vectors: VectorCache | None = None,
-    ) -> None:
-        self.store = store
-        self.embeddings = embeddings
-        self.candidates = candidates
-        # shared with the extractive answerer, which then finds the question's vector here
-        self.vectors = VectorCache(embeddings) if vectors is None else vectors
+    A LangChain `BaseRetriever`, so it drops into any LangChain app:
+    `HybridRetriever(store=..., vectors=VectorCache(embeddings), kb="default", k=4)
+    .invoke("why did China refuse the meeting?")` gives `Document`s whose metadata holds the
+    passage's article, offsets and score; newsbot's own pipeline calls `search`, which
+    returns `Passage`s for any knowledge base.
+    """
 
-    def retrieve(self, question: str, kb: str, k: int) -> list[Passage]:
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    store: SkipValidation[ArticleStore]
+    vectors: SkipValidation[VectorCache]  # shared with the extractive answerer
+    kb: str = "default"
+    k: int = 4
+    candidates: int = 30
+
+    def search(self, question: str, kb: str, k: int) -> list[Passage]:
         depth = max(self.candidates, 3 * k)
         vector = self.vectors.encode([question])[0].tolist()
         dense = self.store.dense_ranking(kb, vector, depth)
@@ -80,3 +83,19 @@ class HybridRetriever:
                 if len(chosen) == k:
                     return list(chosen.values())
         return list(chosen.values())
+
+    def _get_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
+        kb: str | None = None,
+    ) -> list[Document]:
+        return [as_document(p) for p in self.search(query, kb or self.kb, k or self.k)]
+
+
+def as_document(passage: Passage) -> Document:
+    """A passage as LangChain sees text: the passage's words, the rest as metadata."""
+    metadata = {key: value for key, value in asdict(passage).items() if key != "text"}
+    return Document(page_content=passage.text, metadata=metadata, id=passage.chunk_id)

@@ -8,7 +8,6 @@ write. An article is therefore either fully present or absent.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import re
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from typing import Any
 
 from retrieval.errors import StoreError
 from retrieval.index.lexical import LexicalIndex
+from retrieval.text.terms import body_key
 from retrieval.types import Article, Chunk, Passage, StoredArticle
 
 __all__ = ["ArticleStore", "Passage", "StoreError", "StoredArticle", "open_store"]
@@ -48,12 +48,6 @@ def _passage(chunk_id: str, document: str, meta: dict[str, Any], score: float) -
         url=_optional(meta, "url"),
         published_at=_optional(meta, "published_at"),
     )
-
-
-def body_key(text: str) -> str:
-    """Identity of an article's body: the same story under another headline has the same key."""
-    folded = " ".join(re.findall(r"\w+", text.lower()))
-    return hashlib.sha256(folded.encode("utf-8")).hexdigest()[:24]
 
 
 def lexical_text(title: str, text: str) -> str:

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from retrieval.errors import ArticleError
-from retrieval.ingest.articles import JSON_SUFFIXES, SUPPORTED_SUFFIXES, dated
-from retrieval.types import Article
+from retrieval.ingest.articles import JSON_SUFFIXES, SUPPORTED_SUFFIXES, dated, load_path
+from retrieval.types import AddResult, Article
 
 if TYPE_CHECKING:
-    from retrieval.service import AddResult, NewsService
+    from retrieval.ingest.ingester import Ingester
 
 __all__ = [
     "IngestTally",
@@ -25,6 +25,8 @@ __all__ = [
     "count_articles",
     "ingest_articles",
     "ingest_sources",
+    "is_url",
+    "load_source",
     "read_sources",
 ]
 
@@ -53,8 +55,16 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield batch
 
 
-def _is_url(source: str) -> bool:
+def is_url(source: str) -> bool:
     return source.lower().startswith(("http://", "https://"))
+
+
+def load_source(source: str, fetch: Callable[[str], Article]) -> Iterator[Article]:
+    """Articles from a path (file or folder), or from an http(s) URL by `fetch`."""
+    if is_url(source):
+        yield fetch(source)
+    else:
+        yield from load_path(Path(source).expanduser())
 
 
 def _count_file(path: Path) -> int:
@@ -71,7 +81,7 @@ def _count_file(path: Path) -> int:
 def count_articles(source: str) -> int | None:
     """How many articles a source holds, cheaply (a line count for JSONL), for a progress bar;
     None when that is not known without loading it."""
-    if _is_url(source):
+    if is_url(source):
         return 1
     path = Path(source).expanduser()
     try:
@@ -98,11 +108,11 @@ def read_sources(
 
 
 def ingest_articles(
-    service: NewsService,
+    ingester: Ingester,
     articles: Iterable[Article],
     *,
     kb: str,
-    batch_articles: int = 1000,
+    batch_articles: int,
     on_result: Callable[[AddResult], None] | None = None,
     on_error: Callable[[ArticleError], None] | None = None,
     tally: IngestTally | None = None,
@@ -116,15 +126,10 @@ def ingest_articles(
             on_error(exc)
 
     def storable(articles: Iterable[Article]) -> Iterator[Article]:
-        # An article the service would refuse fails alone here, not the batch it is in.
+        # An article the ingester would refuse fails alone here, not the batch it is in.
         for article in articles:
-            if len(article.text) > service.max_article_chars:
-                failed(
-                    ArticleError(
-                        f"{article.title!r}: the article is too long ({len(article.text)} "
-                        f"characters; the limit is {service.max_article_chars})"
-                    )
-                )
+            if (refusal := ingester.refusal(article)) is not None:
+                failed(refusal)
             else:
                 yield article
 
@@ -135,28 +140,26 @@ def ingest_articles(
 
     for batch in batched(storable(articles), batch_articles):
         try:
-            service.add_many(batch, kb=kb, on_result=stored)
+            ingester.add_many(batch, kb=kb, on_result=stored)
         except ArticleError as exc:
             failed(exc)
     return tally
 
 
 def ingest_sources(
-    service: NewsService,
+    ingester: Ingester,
     sources: Sequence[str],
+    load: Callable[[str], Iterable[Article]],
     *,
     kb: str,
-    batch_articles: int = 1000,
+    batch_articles: int,
     on_result: Callable[[AddResult], None] | None = None,
     on_error: Callable[[ArticleError], None] | None = None,
     published_at: str | None = None,
 ) -> IngestTally:
-    """Add every article of `sources` (paths or URLs), `batch_articles` at a time; those
-    without a publication date of their own get `published_at` (an ISO date), if given."""
+    """Add every article of `sources` (paths or URLs, read by `load`), `batch_articles` at a
+    time; those without a publication date of their own get `published_at`, if given."""
     tally = IngestTally()
-
-    def load(source: str) -> Iterator[Article]:
-        return dated(service.load(source), published_at)
 
     def failed(exc: ArticleError) -> None:
         tally.failed += 1
@@ -164,8 +167,8 @@ def ingest_sources(
             on_error(exc)
 
     return ingest_articles(
-        service,
-        read_sources(sources, load, failed),
+        ingester,
+        read_sources(sources, lambda source: dated(iter(load(source)), published_at), failed),
         kb=kb,
         batch_articles=batch_articles,
         on_result=on_result,

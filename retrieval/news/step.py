@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from retrieval.answer.extractive import cite, looks_like_heading, question_kind
 from retrieval.news.disagreement import Disagreement, find_disagreement
@@ -22,18 +22,25 @@ from retrieval.text.dates import date_notes, event_date, human_date, parse_iso
 from retrieval.types import Answer, Citation, Draft, Passage, SourcesDiffer, TimelineEntry
 
 if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+
     from retrieval.answer.extractive import ExtractiveAnswerer
     from retrieval.types import Evidence
 
-__all__ = ["NewsAnswering", "annotate", "sources_differ_draft", "timeline_draft"]
+__all__ = [
+    "Answerer",
+    "NewsStep",
+    "Retriever",
+    "annotate",
+    "sources_differ_draft",
+    "timeline_draft",
+]
 
 # Passages a timeline draws on: enough for several articles to each give an event.
 TIMELINE_PASSAGES = 10
 TIMELINE_EVENTS = 6
 # "Latest" prefers newer sources among those whose best sentence scores this close to the best.
 NEAR_BEST = 0.8
-
-Retrieve = Callable[[str, str, int], list[Passage]]
 
 
 def timeline_draft(
@@ -119,20 +126,19 @@ def annotate(answer: Answer, frame: TimeFrame) -> Answer:
     )
 
 
-class NewsAnswering:
-    """Retrieval and composition for a question's time frame, around `compose` (any
-    answerer); timelines and disagreement use the extractive answerer's sentence scores."""
+class NewsStep:
+    """The news-aware parts of the answer pipeline: retrieval within a question's time frame,
+    timelines and disagreement around any answerer, and dates on the finished answer.
+    Timelines and disagreement use the extractive answerer's sentence scores."""
 
     def __init__(
         self,
         *,
-        retrieve: Retrieve,
-        compose: Callable[..., Draft],
+        retriever: Retriever,
         extractive: ExtractiveAnswerer,
         encode: Callable[[list[str]], Any],
     ) -> None:
-        self._retrieve = retrieve
-        self._compose = compose
+        self.retriever = retriever
         self.extractive = extractive
         self._encode = encode
 
@@ -140,7 +146,7 @@ class NewsAnswering:
         """The day of an event named in a question ("the inquiry was ordered"): the earliest
         day reported by the sentences that describe it nearly as well as the best one —
         later articles refer back to an event, the first reports it."""
-        evidence = self.extractive.score_sentences(event, self._retrieve(event, kb, 4))
+        evidence = self.extractive.score_sentences(event, self.retriever.search(event, kb, 4))
         if not evidence or evidence[0].score < self.extractive.min_score:
             return None
         floor = NEAR_BEST * evidence[0].score
@@ -161,8 +167,8 @@ class NewsAnswering:
         if frame.timeline:
             question, k = timeline_subject(question), max(k, TIMELINE_PASSAGES)
         if not frame.windowed and not frame.wants_current:
-            return self._retrieve(question, kb, k), frame
-        candidates = self._retrieve(question, kb, max(3 * k, 12))
+            return self.retriever.search(question, kb, k), frame
+        candidates = self.retriever.search(question, kb, max(3 * k, 12))
         if frame.windowed:
             inside = [p for p in candidates if frame.contains(p.published_at)]
             if inside:
@@ -185,15 +191,22 @@ class NewsAnswering:
         return (close + [p for p in pool if p not in close])[:k]
 
     def compose(
-        self, question: str, passages: list[Passage], *, frame: TimeFrame, **streaming: Any
+        self,
+        question: str,
+        passages: list[Passage],
+        frame: TimeFrame,
+        answerer: Answerer,
+        config: RunnableConfig | None = None,
     ) -> Draft:
+        """The answerer's draft; a timeline instead when the question asks how something
+        developed, and both sides when the sources differ on what was asked."""
         if frame.timeline:
             after = frame.start if frame.after else None
             subject = timeline_subject(question)
             draft = timeline_draft(subject, passages, self.extractive, after=after)
             if draft is not None:
                 return draft
-        draft = self._compose(question, passages, **streaming)
+        draft = answerer.answer(question, passages, config)
         if draft.abstained or not draft.evidence or draft.answerer:
             return draft  # a generated answer (or its fallback) is left as it is
         lead = draft.evidence[0]
@@ -207,3 +220,21 @@ class NewsAnswering:
         if conflict is None:
             return draft
         return sources_differ_draft(conflict, draft.evidence)
+
+    annotate = staticmethod(annotate)
+
+
+class Retriever(Protocol):
+    """What the answer pipeline needs of retrieval (`retrieval.index.retriever`)."""
+
+    def search(self, question: str, kb: str, k: int) -> list[Passage]: ...
+
+
+class Answerer(Protocol):
+    """Composes a draft answer from passages (`retrieval.answer`: extractive, generative)."""
+
+    name: str
+
+    def answer(
+        self, question: str, passages: list[Passage], config: RunnableConfig | None = None
+    ) -> Draft: ...

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
-__all__ = ["STOP_WORDS", "content_terms", "same_text_key", "stem", "tokens"]
+__all__ = ["STOP_WORDS", "body_key", "content_terms", "same_text_key", "stem", "tokens"]
 
 STOP_WORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been
@@ -97,3 +98,9 @@ def content_terms(text: str) -> list[str]:
 def same_text_key(text: str) -> str:
     """Case and spacing folded: one key for the same passage or sentence stored twice."""
     return " ".join(text.lower().split())
+
+
+def body_key(text: str) -> str:
+    """Identity of an article's body: the same story under another headline has the same key."""
+    folded = " ".join(re.findall(r"\w+", text.lower()))
+    return hashlib.sha256(folded.encode("utf-8")).hexdigest()[:24]

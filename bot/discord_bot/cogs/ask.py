@@ -20,9 +20,10 @@ from bot.discord_bot.messages import (
     rate_limited,
     refusal,
 )
-from bot.discord_bot.news import SHOWABLE_ERRORS, NewsAPI
-from bot.discord_bot.options import DiscordOptions, knowledge_base_for
+from bot.discord_bot.news import NewsAPI
 from bot.discord_bot.rate_limit import RateLimiter
+from bot.discord_bot.settings import DiscordSettings, knowledge_base_for
+from retrieval.errors import NewsbotError
 from retrieval.types import Answer, Turn
 
 __all__ = ["AskCog"]
@@ -38,7 +39,7 @@ class AskCog(commands.Cog, name="Questions"):
         bot: commands.Bot,
         *,
         service: NewsAPI,
-        options: DiscordOptions,
+        options: DiscordSettings,
         limiter: RateLimiter,
         conversations: ConversationLog,
         guild_limiter: RateLimiter | None = None,
@@ -130,7 +131,7 @@ class AskCog(commands.Cog, name="Questions"):
         await message.reply(text, allowed_mentions=NO_MENTIONS)
 
     async def _apologise(self, message: discord.Message, question: str, error: Exception) -> None:
-        if isinstance(error, SHOWABLE_ERRORS):
+        if isinstance(error, NewsbotError) and error.public:
             log.info("question refused (user %s): %s", message.author.id, error)
             text = refusal(error)
         else:

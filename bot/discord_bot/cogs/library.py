@@ -11,21 +11,21 @@ from discord.ext import commands
 
 from bot.discord_bot.messages import NO_MENTIONS, added_message, articles_page, not_permitted
 from bot.discord_bot.news import NewsAPI
-from bot.discord_bot.options import DiscordOptions, knowledge_base_for, may_edit_articles
-from bot.discord_bot.uploads import (
+from bot.discord_bot.settings import DiscordSettings, knowledge_base_for, may_edit_articles
+from retrieval.service import (
     MAX_UPLOAD_BYTES,
     UPLOAD_SUFFIXES,
     article_from_text,
     articles_from_file,
+    is_url,
 )
-from retrieval.service import is_url
 from retrieval.types import Article
 
 __all__ = ["LibraryCog"]
 
 
 class LibraryCog(commands.Cog, name="Articles"):
-    def __init__(self, *, service: NewsAPI, options: DiscordOptions) -> None:
+    def __init__(self, *, service: NewsAPI, options: DiscordSettings) -> None:
         self.service = service
         self.options = options
         # Hide the editing commands from members who may not use them. This is only the

@@ -1,0 +1,90 @@
+"""The Discord bot's settings (`NEWSBOT_DISCORD_*`, and `DISCORD_TOKEN`), and who may do what."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import discord
+from pydantic import Field, PositiveInt, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["AddPermission", "DiscordSettings", "knowledge_base_for", "may_edit_articles"]
+
+AddPermission = Literal["manage_guild", "administrator", "everyone"]
+
+
+class DiscordSettings(BaseSettings):
+    """How the Discord bot behaves; read once by `run_bot`, then handed to the bot."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSBOT_DISCORD_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    token: SecretStr | None = Field(
+        default=None,
+        validation_alias="DISCORD_TOKEN",
+        description="The Discord bot token (DISCORD_TOKEN).",
+    )
+    rate_limit: int = Field(
+        default=5,
+        ge=0,
+        description="Questions each Discord user may ask per minute (0 = no limit).",
+    )
+    guild_rate_limit: int = Field(
+        default=60,
+        ge=0,
+        description="Questions all the members of one Discord server together may ask per "
+        "minute (0 = no limit); keeps one busy or hostile server from starving the others.",
+    )
+    add_permission: AddPermission = Field(
+        default="manage_guild",
+        description="Who may add and remove a server's articles: members with Manage Server, "
+        "administrators only, or everyone.",
+    )
+    dm_kb: str | None = Field(
+        default=None,
+        description="Knowledge base that direct messages to the bot use; unset = DMs are declined.",
+    )
+    sync_guild: int | None = Field(
+        default=None,
+        description="Sync slash commands to this one server id only (shows at once; for "
+        "development); unset = sync them globally.",
+    )
+    shards: Literal["auto"] | PositiveInt | None = Field(
+        default=None,
+        description="Sharding: unset = one gateway connection; 'auto' = as many shards as "
+        "Discord recommends; a number = that many (Discord requires shards from 2,500 servers).",
+    )
+    guild_ready_timeout: float = Field(
+        default=2.0,
+        gt=0,
+        description="Seconds discord.py waits after the last server arrives before the bot is "
+        "ready (tests shorten it).",
+    )
+
+    @property
+    def required_permissions(self) -> discord.Permissions | None:
+        """What Discord should require by default to see the editing commands (None: anyone).
+
+        Server admins can change this per role in Server Settings → Integrations; the bot
+        checks again itself, because that setting is only a default it cannot rely on.
+        """
+        if self.add_permission == "everyone":
+            return None
+        return discord.Permissions(**{self.add_permission: True})
+
+
+def knowledge_base_for(guild_id: int | None, dm_kb: str | None) -> str | None:
+    """Each server its own knowledge base; direct messages only the configured one (or none)."""
+    return f"guild-{guild_id}" if guild_id is not None else dm_kb
+
+
+def may_edit_articles(permissions: discord.Permissions, policy: AddPermission) -> bool:
+    """Whether a member with these (channel-resolved) permissions may add or remove articles."""
+    if policy == "everyone" or permissions.administrator:
+        return True
+    return policy == "manage_guild" and permissions.manage_guild

@@ -1,0 +1,126 @@
+"""The composition root: settings are read once by the caller, and everything newsbot runs
+on is built here from them, once, and handed to what uses it. Nothing else reads settings.
+
+    settings → embeddings, store → retriever, answerer, news step → answer pipeline
+             → ingester → NewsService
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from retrieval.config import Settings
+    from retrieval.index.store import ArticleStore
+    from retrieval.index.embeddings import SentenceEmbeddings
+    from retrieval.service import NewsService
+    from retrieval.types import Article
+
+__all__ = ["build_service", "load_embeddings"]
+
+
+def load_embeddings(settings: Settings) -> SentenceEmbeddings:
+    """The embedding model the settings name, on the backend they name (loaded on first use)."""
+    from retrieval.index.embeddings import ONNX_BATCH_SIZE, SentenceEmbeddings
+
+    if settings.embedding_backend == "onnx-int8":
+        from retrieval.index.onnx_embeddings import OnnxEmbeddings
+
+        explicit = "embedding_batch_size" in settings.model_fields_set
+        return OnnxEmbeddings(
+            settings.embedding_model,
+            settings.embedding_batch_size if explicit else ONNX_BATCH_SIZE,
+            cache_dir=settings.model_cache_dir or settings.data_dir / "models",
+        )
+    return SentenceEmbeddings(settings.embedding_model, settings.embedding_batch_size)
+
+
+def build_service(
+    settings: Settings,
+    *,
+    embeddings: SentenceEmbeddings | None = None,
+    store: ArticleStore | None = None,
+    chat_model: BaseChatModel | None = None,
+    clock: Callable[[], date | None] | None = None,
+) -> NewsService:
+    """The service, built from settings. Parts may be handed in instead: a loaded embedding
+    model or an open store to share, a chat model in place of the one `settings.llm` names
+    (which must still name one: it is the answers' `answerer`). "Today" is `clock`, else the
+    `today` setting, else the calendar."""
+    from retrieval.answer.chat_models import build_chat_model, parse_llm_setting
+    from retrieval.answer.condense import condense_question
+    from retrieval.answer.extractive import ExtractiveAnswerer
+    from retrieval.index.retriever import HybridRetriever
+    from retrieval.index.store import open_store
+    from retrieval.index.vector_cache import VectorCache
+    from retrieval.ingest.fetch import fetch_article
+    from retrieval.ingest.ingester import Ingester
+    from retrieval.ingest.sources import load_source
+    from retrieval.news.step import Answerer, NewsStep
+    from retrieval.pipeline import AnswerPipeline, Condense
+    from retrieval.service import NewsService
+
+    # a bad NEWSBOT_LLM fails before the store is opened (and locked)
+    model_spec = parse_llm_setting(settings.llm)
+    if model_spec is not None and chat_model is None:
+        chat_model = build_chat_model(model_spec, settings)
+    if embeddings is None:
+        embeddings = load_embeddings(settings)
+    if store is None:
+        store = open_store(chroma_path=settings.chroma_path, chroma_url=settings.chroma_url)
+
+    def fetch(url: str) -> Article:
+        return fetch_article(
+            url, timeout_s=settings.fetch_timeout_s, allow_private=settings.allow_private_urls
+        )
+
+    # question and sentence vectors, shared by the retriever and the extractive answerer
+    vectors = VectorCache(embeddings)
+    retriever = HybridRetriever(store=store, vectors=vectors, k=settings.top_k)
+    extractive = ExtractiveAnswerer(embeddings, vectors=vectors)
+    answerer: Answerer = extractive
+    condense: Condense = condense_question
+    if model_spec is not None and chat_model is not None:
+        from retrieval.answer.citation_check import CitationChecker
+        from retrieval.answer.generative import GenerativeAnswerer
+
+        generative = GenerativeAnswerer(
+            model=chat_model,
+            name=model_spec.name,
+            checker=CitationChecker(
+                embeddings,
+                min_similarity=settings.citation_min_similarity,
+                mode=settings.citation_check,
+            ),
+            fallback=extractive,
+            timeout_s=settings.llm_timeout_s,
+            condense_with_model=settings.llm_condense,
+        )
+        answerer, condense = generative, generative.condense
+    pipeline = AnswerPipeline(
+        condense=condense,
+        news=NewsStep(retriever=retriever, extractive=extractive, encode=vectors.encode),
+        answerer=answerer,
+    )
+    ingester = Ingester(
+        store=store,
+        embeddings=embeddings,
+        chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap,
+        max_article_chars=settings.max_article_chars,
+        group_chunks=settings.ingest_group_chunks,
+    )
+    return NewsService(
+        pipeline=pipeline,
+        retriever=retriever,
+        ingester=ingester,
+        load=lambda source: load_source(source, fetch),
+        fetch=fetch,
+        top_k=settings.top_k,
+        max_question_chars=settings.max_question_chars,
+        clock=clock or (lambda: settings.today or date.today()),
+    )
