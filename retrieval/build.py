@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
     from retrieval.config import Settings
-    from retrieval.index.store import ArticleStore
     from retrieval.index.embeddings import SentenceEmbeddings
+    from retrieval.index.store import ArticleStore
     from retrieval.service import NewsService
     from retrieval.types import Article
 
