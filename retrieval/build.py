@@ -9,18 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from retrieval.errors import ModelConfigError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
+    from retrieval.answer.chat_models import ModelSpec
     from retrieval.config import Settings
     from retrieval.index.embeddings import SentenceEmbeddings
     from retrieval.index.store import ArticleStore
     from retrieval.service import NewsService
     from retrieval.types import Article
 
-__all__ = ["build_service", "load_embeddings"]
+__all__ = ["build_chat_model", "build_service", "load_embeddings"]
+
+_EXTRA_HINT = "pip install 'newsbot[llm]'"
 
 
 def load_embeddings(settings: Settings) -> SentenceEmbeddings:
@@ -39,6 +44,54 @@ def load_embeddings(settings: Settings) -> SentenceEmbeddings:
     return SentenceEmbeddings(settings.embedding_model, settings.embedding_batch_size)
 
 
+def build_chat_model(spec: ModelSpec, settings: Settings) -> BaseChatModel:
+    """The LangChain chat model for `spec`, with the configured timeout and token limit.
+    Retries are off: a failed call falls back to the extractive answer at once."""
+    if spec.provider == "ollama":
+        try:
+            from langchain_ollama import ChatOllama
+        except ImportError as exc:
+            raise ModelConfigError(
+                f"NEWSBOT_LLM={spec.name} needs langchain-ollama: {_EXTRA_HINT}"
+            ) from exc
+        return ChatOllama(
+            model=spec.model,
+            base_url=settings.ollama_url,
+            temperature=settings.llm_temperature,
+            num_predict=settings.llm_max_tokens,
+            client_kwargs={"timeout": settings.llm_timeout_s},
+        )
+    try:
+        from langchain_openai import ChatOpenAI
+    except ImportError as exc:
+        raise ModelConfigError(
+            f"NEWSBOT_LLM={spec.name} needs langchain-openai: {_EXTRA_HINT}"
+        ) from exc
+    options: dict[str, Any] = {}
+    if settings.openai_api_key is not None:
+        options["api_key"] = settings.openai_api_key
+    elif settings.openai_base_url:
+        options["api_key"] = "not-needed"  # local servers take any key; the client wants one
+    try:
+        return ChatOpenAI(
+            model=spec.model,
+            base_url=settings.openai_base_url,
+            temperature=settings.llm_temperature,
+            max_completion_tokens=settings.llm_max_tokens,
+            # langchain-openai sends max_completion_tokens; llama.cpp and older servers read
+            # only max_tokens
+            extra_body={"max_tokens": settings.llm_max_tokens},
+            timeout=settings.llm_timeout_s,
+            max_retries=0,
+            **options,
+        )
+    except Exception as exc:  # e.g. no key for api.openai.com: say which setting, not the value
+        raise ModelConfigError(
+            f"NEWSBOT_LLM={spec.name}: set NEWSBOT_OPENAI_API_KEY, or NEWSBOT_OPENAI_BASE_URL "
+            f"for a local server ({type(exc).__name__})"
+        ) from None
+
+
 def build_service(
     settings: Settings,
     *,
@@ -51,7 +104,7 @@ def build_service(
     model or an open store to share, a chat model in place of the one `settings.llm` names
     (which must still name one: it is the answers' `answerer`). "Today" is `clock`, else the
     `today` setting, else the calendar."""
-    from retrieval.answer.chat_models import build_chat_model, parse_llm_setting
+    from retrieval.answer.chat_models import parse_llm_setting
     from retrieval.answer.condense import condense_question
     from retrieval.answer.extractive import ExtractiveAnswerer
     from retrieval.index.retriever import HybridRetriever

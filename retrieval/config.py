@@ -1,4 +1,5 @@
-"""Settings, read once by the composition root (never at import time)."""
+"""Settings, read once by the composition root (never at import time). A default measured
+for a component lives beside the component and is named here, so it is written once."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from retrieval.answer.citation_check import DEFAULT_MIN_SIMILARITY
+from retrieval.index.embeddings import DEFAULT_BATCH_SIZE, DEFAULT_MODEL
 
 
 def _default_data_dir() -> Path:
@@ -31,14 +35,14 @@ class Settings(BaseSettings):
         "unset means the embedded store in data_dir.",
     )
     embedding_model: str = Field(
-        default="all-MiniLM-L6-v2",
+        default=DEFAULT_MODEL,
         description="Sentence-transformers model: a local path or name; the default is the "
         "packaged offline all-MiniLM-L6-v2.",
     )
     embedding_batch_size: int = Field(
-        default=32,
+        default=DEFAULT_BATCH_SIZE,
         ge=1,
-        description="Texts embedded per model call; unset, 32 for torch and 16 for onnx-int8 "
+        description="Texts embedded per model call; with onnx-int8 and this unset, 16 "
         "(fastest when measured on 2 CPU cores: small batches stay in cache).",
     )
     llm: str = Field(
@@ -98,11 +102,11 @@ class Settings(BaseSettings):
         "'remove' it, or 'mark' it (unverified) and keep it.",
     )
     citation_min_similarity: float = Field(
-        default=0.60,
+        default=DEFAULT_MIN_SIMILARITY,
         ge=0.0,
         le=1.0,
         description="How close in meaning (cosine, embedding model) a generated sentence must "
-        "be to a sentence of its cited passage; chosen on data, see retrieval/citation_check.py.",
+        "be to a sentence of its cited passage; chosen on data, see retrieval/answer/citation_check.py.",
     )
 
     # -- Performance --

@@ -19,18 +19,14 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
 
-    from retrieval.config import Settings
 
 __all__ = [
     "BackendError",
     "ModelConfigError",
     "ModelSpec",
-    "build_chat_model",
     "parse_llm_setting",
     "stream_reply",
 ]
-
-_EXTRA_HINT = "pip install 'newsbot[llm]'"
 
 
 @dataclass(frozen=True)
@@ -54,54 +50,6 @@ def parse_llm_setting(value: str) -> ModelSpec | None:
             f"NEWSBOT_LLM must be 'extractive', 'ollama:MODEL' or 'openai:MODEL' (got {value!r})"
         )
     return ModelSpec(provider, model.strip())
-
-
-def build_chat_model(spec: ModelSpec, settings: Settings) -> BaseChatModel:
-    """The LangChain chat model for `spec`, with the configured timeout and token limit.
-    Retries are off: a failed call falls back to the extractive answer at once."""
-    if spec.provider == "ollama":
-        try:
-            from langchain_ollama import ChatOllama
-        except ImportError as exc:
-            raise ModelConfigError(
-                f"NEWSBOT_LLM={spec.name} needs langchain-ollama: {_EXTRA_HINT}"
-            ) from exc
-        return ChatOllama(
-            model=spec.model,
-            base_url=settings.ollama_url,
-            temperature=settings.llm_temperature,
-            num_predict=settings.llm_max_tokens,
-            client_kwargs={"timeout": settings.llm_timeout_s},
-        )
-    try:
-        from langchain_openai import ChatOpenAI
-    except ImportError as exc:
-        raise ModelConfigError(
-            f"NEWSBOT_LLM={spec.name} needs langchain-openai: {_EXTRA_HINT}"
-        ) from exc
-    options: dict[str, Any] = {}
-    if settings.openai_api_key is not None:
-        options["api_key"] = settings.openai_api_key
-    elif settings.openai_base_url:
-        options["api_key"] = "not-needed"  # local servers take any key; the client wants one
-    try:
-        return ChatOpenAI(
-            model=spec.model,
-            base_url=settings.openai_base_url,
-            temperature=settings.llm_temperature,
-            max_completion_tokens=settings.llm_max_tokens,
-            # langchain-openai sends max_completion_tokens; llama.cpp and older servers read
-            # only max_tokens
-            extra_body={"max_tokens": settings.llm_max_tokens},
-            timeout=settings.llm_timeout_s,
-            max_retries=0,
-            **options,
-        )
-    except Exception as exc:  # e.g. no key for api.openai.com: say which setting, not the value
-        raise ModelConfigError(
-            f"NEWSBOT_LLM={spec.name}: set NEWSBOT_OPENAI_API_KEY, or NEWSBOT_OPENAI_BASE_URL "
-            f"for a local server ({type(exc).__name__})"
-        ) from None
 
 
 def stream_reply(

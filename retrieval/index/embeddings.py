@@ -12,9 +12,16 @@ if TYPE_CHECKING:
     import numpy as np
 
 
-__all__ = ["DEFAULT_MODEL", "ONNX_BATCH_SIZE", "SentenceEmbeddings", "resolve_model_path"]
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_MODEL",
+    "ONNX_BATCH_SIZE",
+    "SentenceEmbeddings",
+    "resolve_model_path",
+]
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_BATCH_SIZE = 32
 ONNX_BATCH_SIZE = 16  # int8 kernels: 16 a call ran ~1.45x faster than 64 on 2 cores
 # A question, or the few sentences an answer weighs, are embedded on one thread: a short
 # text's forward pass is a hundred-odd small ops, and with two threads each op ends in a
@@ -69,7 +76,9 @@ class SentenceEmbeddings(Embeddings):
     """LangChain `Embeddings` over a sentence-transformers model; vectors are unit length,
     so a dot product is the cosine similarity."""
 
-    def __init__(self, model_name: str = DEFAULT_MODEL, batch_size: int = 32) -> None:
+    def __init__(
+        self, model_name: str = DEFAULT_MODEL, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> None:
         self.model_name = model_name
         self.batch_size = batch_size
         self._model: Any = None
