@@ -252,9 +252,13 @@ def _fmt(value: Any) -> str:
 @click.pass_obj
 def run_discord(obj: Context) -> None:
     """Run the Discord bot (token from DISCORD_TOKEN, in the environment or .env)."""
-    from bot.discord_bot.app import run_bot  # discord.py loads only here
+    from bot.discord_bot.app import bot_token, run_bot  # discord.py loads only here
+    from bot.discord_bot.settings import DiscordSettings
 
-    run_bot(obj.settings)
+    options = DiscordSettings()
+    bot_token(options)  # before the store is opened
+    service = obj.service
+    run_bot(service=service, options=options, embeddings=service.embeddings)
 
 
 @main.command()

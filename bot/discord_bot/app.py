@@ -19,9 +19,9 @@ from bot.discord_bot.settings import DiscordSettings
 from retrieval.errors import NewsbotError
 
 if TYPE_CHECKING:
-    from retrieval.config import Settings
+    from langchain_core.embeddings import Embeddings
 
-__all__ = ["DiscordSetupError", "NewsBot", "ShardedNewsBot", "build_bot", "run_bot"]
+__all__ = ["DiscordSetupError", "NewsBot", "ShardedNewsBot", "bot_token", "build_bot", "run_bot"]
 
 log = logging.getLogger("newsbot.discord")
 
@@ -130,25 +130,26 @@ def build_bot(*, service: NewsAPI, options: DiscordSettings) -> NewsBot:
     )
 
 
-def run_bot(settings: Settings, options: DiscordSettings | None = None) -> None:
-    """Run the bot until interrupted: settings are read once, the service is built once —
-    by the same composition root as the CLI's."""
-    from retrieval.build import build_service
-
-    options = options or DiscordSettings()
+def bot_token(options: DiscordSettings) -> str:
+    """The bot's token, or a `DiscordSetupError` saying where to put it."""
     token = options.token.get_secret_value().strip() if options.token else ""
     if not token:
         raise DiscordSetupError(
             "set DISCORD_TOKEN (in the environment or .env) to your bot's token from "
             "https://discord.com/developers/applications"
         )
+    return token
+
+
+def run_bot(*, service: NewsAPI, options: DiscordSettings, embeddings: Embeddings) -> None:
+    """Run the bot around `service` (built by the caller, as for every front end) until
+    interrupted. The embedding model is loaded first, so the first question is not slow."""
+    token = bot_token(options)
     discord.utils.setup_logging(root=True)  # our log lines and discord.py's; never the token
-    service = build_service(settings)
+    log.info("loading the embedding model")
+    embeddings.embed_query("warm up")
     try:
-        log.info("loading the embedding model")
-        service.embeddings.embed_query("warm up")  # so the first question is not the slow one
-        bot = build_bot(service=service, options=options)
-        bot.run(token, log_handler=None)
+        build_bot(service=service, options=options).run(token, log_handler=None)
     except discord.LoginFailure:
         raise DiscordSetupError(
             "Discord rejected DISCORD_TOKEN; copy the token again from the Developer Portal "
@@ -159,5 +160,3 @@ def run_bot(settings: Settings, options: DiscordSettings | None = None) -> None:
             "turn on the Message Content intent: Developer Portal → your application → Bot → "
             "Privileged Gateway Intents"
         ) from None
-    finally:
-        service.close()
