@@ -252,6 +252,30 @@ def test_tokens_stream_before_the_checked_answer(
     assert "It rained" not in answer.answer and answer.dropped == ["It rained [1]."]
 
 
+async def test_astream_gives_the_same_tokens_and_answer_as_stream(
+    seeded: NewsService, embeddings: SentenceEmbeddings
+) -> None:
+    def reply(prompt: str) -> str:
+        return f"{GOOD.format(n=number_of(prompt, 'Lloyd Austin'))} It rained [1]."
+
+    service = with_model(seeded, PromptedFakeChatModel(reply=reply), embeddings)
+    question = "Who did Austin want to meet?"
+    *tokens, answer = [part async for part in service.astream(question)]
+    *expected_tokens, expected = service.stream(question)
+    assert tokens == expected_tokens and len(tokens) > 5
+    assert isinstance(answer, Answer) and isinstance(expected, Answer)
+    assert (answer.answer, answer.dropped) == (expected.answer, expected.dropped)
+
+
+def test_the_pipeline_is_a_runnable_that_takes_a_plain_question(seeded: NewsService) -> None:
+    """`invoke` with a string asks the default knowledge base; the extractive answerer
+    streams no tokens, only the answer."""
+    answer = seeded.pipeline.invoke("Who did Lloyd Austin want to meet?")
+    assert isinstance(answer, Answer) and "Li Shangfu" in answer.answer
+    [only] = seeded.pipeline.stream("Who did Lloyd Austin want to meet?")
+    assert isinstance(only, Answer) and only.answer == answer.answer
+
+
 def test_follow_ups_are_rewritten_by_the_model_when_its_rewrite_is_plausible(
     seeded: NewsService, embeddings: SentenceEmbeddings
 ) -> None:
