@@ -136,7 +136,12 @@ def test_ids_are_stable_and_follow_the_canonical_url() -> None:
         ("bad.json", "{not json", "invalid JSON"),
         ("notext.json", '{"title": "x"}', "'text'"),
         ("list.jsonl", '{"text": "ok"}\n[1, 2]\n', "list.jsonl:2"),
-        ("date.json", '{"text": "x", "published_at": "yesterday"}', "not an ISO date"),
+        ("date.json", '{"text": "x", "published_at": "yesterday"}', "is not a date"),
+        (
+            "dates.jsonl",
+            '{"text": "a", "published_at": "2024/09/06"}\n{"text": "b", "published_at": "06/09/2024"}\n',
+            "dates.jsonl:2",
+        ),
         ("data.csv", "a,b", "unsupported file type"),
     ],
 )

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from retrieval.news.timeframe import TimeFrame, read_question, recency_note
-from retrieval.text.dates import date_notes, event_date
+from retrieval.text.dates import date_notes, event_date, read_date
 
 
 @pytest.mark.parametrize(
@@ -99,3 +99,29 @@ def test_the_recency_note() -> None:
     fresh = recency_note(TimeFrame(today=today, wants_current=True), ["2024-05-30"])
     assert fresh == "Newest source: 30 May 2024."
     assert recency_note(TimeFrame(), [None]) == "The sources carry no publication date."
+
+
+@pytest.mark.parametrize(
+    ("written", "day"),
+    [
+        ("2024-09-06", date(2024, 9, 6)),
+        ("2024/09/06", date(2024, 9, 6)),
+        ("Fri, 06 Sep 2024 10:00:00 GMT", date(2024, 9, 6)),  # RFC 2822, as feeds write it
+        ("Fri, 06 Sep 2024 23:30:00 -0500", date(2024, 9, 6)),  # the day as written
+        ("September 6, 2024", date(2024, 9, 6)),
+        ("6 September 2024", date(2024, 9, 6)),
+        ("2024-09-06T23:30:00-05:00", date(2024, 9, 6)),
+        ("2024-09-06T10:00:00Z", date(2024, 9, 6)),
+        ("2024-09-06 10:00", date(2024, 9, 6)),
+    ],
+)
+def test_publication_dates_are_read_in_any_common_form(written: str, day: date) -> None:
+    assert read_date(written) == day
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["yesterday", "September 2024", "2024", "06/09/2024", "2024-13-01", "", "Sep 31 2024"],
+)
+def test_a_date_that_is_not_a_whole_unambiguous_day_is_not_guessed(written: str) -> None:
+    assert read_date(written) is None

@@ -7,11 +7,11 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from retrieval.errors import ArticleError
+from retrieval.text.dates import read_date
 from retrieval.types import Article
 
 __all__ = [
@@ -51,10 +51,13 @@ def article_id(text: str, url: str | None) -> str:
 def _clean_date(value: Any, where: str) -> str | None:
     if value in (None, ""):
         return None
-    try:
-        return date.fromisoformat(str(value)[:10]).isoformat()
-    except ValueError:
-        raise ArticleError(f"{where}: published_at {value!r} is not an ISO date") from None
+    day = read_date(str(value))
+    if day is None:
+        raise ArticleError(
+            f"{where}: published_at {str(value)[:80]!r} is not a date "
+            "(e.g. 2024-09-06, 2024/09/06, September 6, 2024)"
+        )
+    return day.isoformat()
 
 
 _INLINE_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(\s[^<>]*)?/?>")
@@ -244,12 +247,10 @@ def with_published_at(article: Article, published_at: str | None) -> Article:
 
 def parse_published_at(value: str, where: str = "--published-at") -> str:
     """A publication date given by hand, checked before anything is read or stored."""
-    try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
-            raise ValueError(value)
-        return date.fromisoformat(value.strip()).isoformat()
-    except ValueError:
-        raise ArticleError(f"{where}: {value!r} is not a date like 2023-05-29") from None
+    day = read_date(value)
+    if day is None:
+        raise ArticleError(f"{where}: {value[:80]!r} is not a date like 2023-05-29")
+    return day.isoformat()
 
 
 def dated(articles: Iterator[Article], published_at: str | None) -> Iterator[Article]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from retrieval.types import DateNote
@@ -29,6 +29,7 @@ __all__ = [
     "event_date",
     "human_date",
     "parse_iso",
+    "read_date",
     "resolve_dates",
 ]
 
@@ -98,6 +99,41 @@ def parse_iso(value: str | None) -> date | None:
         return date.fromisoformat(value[:10])
     except ValueError:
         return None
+
+
+# A day written with numbers only, and not year first: "06/09/2024" is 6 September in London
+# and June 9 in New York, so it is refused rather than guessed.
+_AMBIGUOUS_NUMERIC = re.compile(r"^\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b")
+
+
+def read_date(value: str) -> date | None:
+    """The calendar day of a publication date written in any common form: ISO (with or
+    without a time and zone: the day as written, not moved to UTC), `2024/09/06`, RFC 2822
+    from feeds (`Fri, 06 Sep 2024 10:00:00 GMT`), `September 6, 2024`, `6 Sep 2024`. None when
+    it is not a full date: unreadable, without a day ("September 2024"), or numbers whose
+    order is ambiguous ("06/09/2024")."""
+    from email.utils import parsedate_to_datetime
+
+    from dateutil import parser
+
+    text = value.strip()
+    if not text or _AMBIGUOUS_NUMERIC.match(text):
+        return None
+    try:
+        return datetime.fromisoformat(text).date()
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(text).date()
+    except (TypeError, ValueError, IndexError):
+        pass
+    # Parsed against two different defaults: a part the text lacks shows as a difference.
+    try:
+        first = parser.parse(text, default=datetime(2000, 1, 1))
+        second = parser.parse(text, default=datetime(2001, 2, 2))
+    except (ValueError, OverflowError, parser.ParserError):
+        return None
+    return first.date() if first.date() == second.date() else None
 
 
 def human_date(day: date) -> str:
