@@ -9,8 +9,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
+from fakes import FakeEmbeddings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -35,26 +35,6 @@ from retrieval.service import NewsService
 from retrieval.types import Article
 
 
-class HashingEmbeddings:
-    """A fast stand-in for the sentence model (same interface): hashed bags of words."""
-
-    dimension = 64
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                vectors[row, hashlib.blake2b(word.encode(), digest_size=2).digest()[0] % 64] += 1
-            vectors[row, 0] += 1e-3  # never the zero vector
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.encode(list(texts)).tolist()
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.encode([text])[0].tolist()
-
-
 @pytest.fixture(scope="module")
 def fast_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NewsService]:
     config = Settings(
@@ -62,7 +42,7 @@ def fast_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NewsServi
         data_dir=tmp_path_factory.mktemp("hostile"),
         max_article_chars=20_000,
     )
-    service = build_service(config, embeddings=HashingEmbeddings())  # type: ignore[arg-type]
+    service = build_service(config, embeddings=FakeEmbeddings())
     yield service
     service.close()
 
