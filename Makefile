@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 CODE   := $(wildcard bot retrieval prompts tests benchmarks)
 
-.PHONY: chat test check format clean bench
+.PHONY: chat test test-fast check format clean bench
 
 # torch first, pinned: an unpinned torch (pulled in by sentence-transformers) is a
 # multi-GB CUDA build; 2.13.0 is the CPU build.
@@ -53,6 +53,11 @@ check: $(STAMP)
 
 test: check $(LLAMA_STAMP)
 	SMOLLM2_GGUF=$(SMOLLM2_GGUF) REQUIRE_LLAMA_SERVER=1 $(PY) -m pytest
+
+# The unit tests (well under a minute): no embedding model — the fake in tests/fakes.py stands
+# in — and no server of any kind. Markers `model` and `server` are explained in tests/conftest.py.
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not model and not server"
 
 # The whole bench (~30-60 min on 2 cores; `newsbot bench --quick` is a tenth of it): results in
 # benchmarks/results/ (latest.json, scaling.png). Never part of `make test`.

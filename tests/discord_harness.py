@@ -2,16 +2,15 @@
 implement the same interface, and helpers to drive the fake Discord and read what the bot sent.
 
 The service is the real one (embedding model, embedded Chroma in a temporary folder), built once
-per test module; the embedding model is loaded once per process and shared, as `build_service`
-allows. Every FakeDiscord starts with two fresh guilds, so each test works on knowledge bases no
-other test has touched. Register the `news_service` fixture in a test module with
+per test module on the run's one loaded model (the `embeddings` fixture of conftest.py). Every
+FakeDiscord starts with two fresh guilds, so each test works on knowledge bases no other test
+has touched. Register the `news_service` fixture in a test module with
 ``from discord_harness import news_service_fixture  # noqa: F401``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import re
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -42,15 +41,10 @@ FESTIVAL_TEXT = (
 # -- the service: real, and thin wrappers that implement the same interface ------------------
 
 
-@functools.cache
-def shared_embeddings() -> SentenceEmbeddings:
-    embeddings = SentenceEmbeddings()
-    embeddings.embed_query("warm up")  # load the model now, not inside a timed test
-    return embeddings
-
-
 @pytest.fixture(name="news_service", scope="module")
-def news_service_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NewsService]:
+def news_service_fixture(
+    tmp_path_factory: pytest.TempPathFactory, embeddings: SentenceEmbeddings
+) -> Iterator[NewsService]:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         data_dir=tmp_path_factory.mktemp("newsbot-discord"),
@@ -58,7 +52,7 @@ def news_service_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
         llm="extractive",
         allow_private_urls=True,  # the URL test serves its page from 127.0.0.1
     )
-    service = build_service(settings, embeddings=shared_embeddings())
+    service = build_service(settings, embeddings=embeddings)
     yield service
     service.close()
 

@@ -74,6 +74,7 @@ def remote(make_service: Callable[..., NewsService], chroma_url: str) -> NewsSer
     return make_service("remote", chroma_url=chroma_url)
 
 
+@pytest.mark.server
 def test_ingest_ask_remove_go_through_the_server(
     remote: NewsService, seed_article: Article, tmp_path: Path, chroma_url: str
 ) -> None:
@@ -108,6 +109,7 @@ def test_ingest_ask_remove_go_through_the_server(
     assert {c["name"] for c in names} >= {"nb-server-test-chunks", "nb-server-test-articles"}
 
 
+@pytest.mark.server
 def test_two_processes_share_one_server(
     make_service: Callable[..., NewsService], chroma_url: str, seed_article: Article
 ) -> None:

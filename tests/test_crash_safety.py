@@ -1,6 +1,7 @@
 """Crash safety: a process killed with SIGKILL in the middle of an ingest or a removal leaves
 every article fully present (record, all chunks, matching lexical rows) or absent; running it
-again completes it, and questions still work."""
+again completes it, and questions still work. What is pinned is the store's, so the worker
+and the test both embed with the fake embedder (the vectors must agree between them)."""
 
 from __future__ import annotations
 
@@ -31,9 +32,11 @@ WORKER = textwrap.dedent(
     from retrieval.ingest.articles import article_from_dict
     from retrieval.config import Settings
     from retrieval.build import build_service
+    from fakes import FakeEmbeddings
 
     data_dir, job, payload = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-    service = build_service(Settings(_env_file=None, data_dir=data_dir, **payload["settings"]))
+    settings = Settings(_env_file=None, data_dir=data_dir, **payload["settings"])
+    service = build_service(settings, embeddings=FakeEmbeddings())
     if job == "ingest":
         articles = [article_from_dict(record) for record in payload["articles"]]
         service.embeddings.embed_query("warm up")
@@ -72,7 +75,9 @@ def kill_midway(
 ) -> list[str]:
     """Run the worker, SIGKILL it a random moment after its `after`-th `step` line; return
     the ids it reported finished."""
-    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False", "HF_HUB_OFFLINE": "1"}
+    tests = str(Path(__file__).parent)  # for `fakes`
+    path = os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False", "PYTHONPATH": path}
     process = subprocess.Popen(
         [sys.executable, "-c", WORKER, str(data_dir), job, json.dumps(payload)],
         stdout=subprocess.PIPE,
@@ -122,7 +127,7 @@ def article_state(service: NewsService, kb: str, article: Article) -> str:
 
 
 def test_an_ingest_killed_midway_leaves_whole_articles_and_can_be_rerun(
-    make_service: Callable[..., NewsService], tmp_path: Path
+    make_fake_service: Callable[..., NewsService], tmp_path: Path
 ) -> None:
     rng = random.Random(SEED)
     articles = town_articles()
@@ -133,7 +138,7 @@ def test_an_ingest_killed_midway_leaves_whole_articles_and_can_be_rerun(
     }
     reported = kill_midway(tmp_path / "store", "ingest", payload, "added", after, rng)
 
-    service = make_service("store", **CHUNKING)
+    service = make_fake_service("store", **CHUNKING)
     states = {a.id: article_state(service, "default", a) for a in articles}
     assert all(states[article_id] == "present" for article_id in reported)
     assert "absent" in states.values()  # the kill did land inside the batch
@@ -150,11 +155,11 @@ def test_an_ingest_killed_midway_leaves_whole_articles_and_can_be_rerun(
 
 
 def test_a_removal_killed_midway_leaves_whole_articles_and_can_be_rerun(
-    make_service: Callable[..., NewsService], tmp_path: Path
+    make_fake_service: Callable[..., NewsService], tmp_path: Path
 ) -> None:
     rng = random.Random(SEED + 1)
     articles = town_articles()
-    service = make_service("store", **CHUNKING)
+    service = make_fake_service("store", **CHUNKING)
     service.add_many(articles)
     service.close()  # the embedded store admits one process at a time
 
@@ -163,7 +168,7 @@ def test_a_removal_killed_midway_leaves_whole_articles_and_can_be_rerun(
     payload = {"settings": CHUNKING, "ids": doomed}
     reported = kill_midway(tmp_path / "store", "remove", payload, "removed", after, rng)
 
-    service = make_service("store", **CHUNKING)
+    service = make_fake_service("store", **CHUNKING)
     states = {a.id: article_state(service, "default", a) for a in articles}
     assert all(states[article_id] == "absent" for article_id in reported)
     assert all(states[a.id] == "present" for a in articles[10:])

@@ -23,7 +23,7 @@ from retrieval.ingest.articles import article_from_dict
 from retrieval.service import NewsService
 from retrieval.types import ABSTAIN_TEXT
 
-pytestmark = pytest.mark.asyncio(loop_scope="function")
+pytestmark = [pytest.mark.asyncio(loop_scope="function"), pytest.mark.server]  # the fake Discord
 
 
 async def test_add_article_from_text_then_ask_finds_it(news_service: NewsService) -> None:

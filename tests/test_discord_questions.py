@@ -34,7 +34,7 @@ from bot.discord_bot.messages import APOLOGY, EMBED_DESCRIPTION_LIMIT, EMBED_TOT
 from retrieval.ingest.articles import article_from_dict
 from retrieval.service import NewsService
 
-pytestmark = pytest.mark.asyncio(loop_scope="function")
+pytestmark = [pytest.mark.asyncio(loop_scope="function"), pytest.mark.server]  # the fake Discord
 
 
 # -- questions -------------------------------------------------------------------------------

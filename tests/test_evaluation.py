@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fakes import FakeEmbeddings
 
+import retrieval.build
 from bot.cli import Context, main
 from retrieval.evaluation.run import EvalQuestion, Outcome, contains_answer, summarise
 from retrieval.service import NewsService
@@ -56,7 +58,12 @@ def test_summarise_computes_every_figure() -> None:
     assert report["latency_p50_ms"] == report["latency_p95_ms"] == 10.0
 
 
-def test_eval_command_runs_and_caches_the_corpus(service: NewsService, tmp_path: Path) -> None:
+def test_eval_command_runs_and_caches_the_corpus(
+    fake_embeddings: FakeEmbeddings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # `newsbot eval` builds its own stores (never the user's) on the embedder the settings
+    # name: the fake is handed in at the one factory it calls.
+    monkeypatch.setattr(retrieval.build, "load_embeddings", lambda settings: fake_embeddings)
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text(
         "\n".join(
@@ -102,7 +109,7 @@ def test_eval_command_runs_and_caches_the_corpus(service: NewsService, tmp_path:
         )
     )
     args = ["eval", str(questions), "--corpus", str(corpus), "--json", "--baseline"]
-    first = CliRunner().invoke(main, args, obj=Context(_service=service))
+    first = CliRunner().invoke(main, args, obj=Context())
     assert first.exit_code == 0, first.output
     report = json.loads(first.output)
     for key in (
@@ -121,7 +128,7 @@ def test_eval_command_runs_and_caches_the_corpus(service: NewsService, tmp_path:
     assert report["retrieval_hit@1"] == 1.0 and report["answer_accuracy"] == 1.0
     assert report["unanswerable_abstain_rate"] == 1.0
     assert report["index_cached"] is False
-    second = CliRunner().invoke(main, args, obj=Context(_service=service))
+    second = CliRunner().invoke(main, args, obj=Context())
     assert json.loads(second.output)["index_cached"] is True
 
 
@@ -139,13 +146,13 @@ def test_a_question_rows_date_is_the_day_it_was_asked(tmp_path: Path) -> None:
     assert [q.asked_on for q in load_questions(path)] == [date(2025, 1, 10), None]
 
 
-def test_eval_refuses_a_bad_questions_file(service: NewsService, tmp_path: Path) -> None:
+def test_eval_refuses_a_bad_questions_file(fake_service: NewsService, tmp_path: Path) -> None:
     bad = tmp_path / "q.jsonl"
     bad.write_text('{"answers": []}\n')
     corpus = tmp_path / "c.jsonl"
     corpus.write_text('{"text": "x"}\n')
     result = CliRunner().invoke(
-        main, ["eval", str(bad), "--corpus", str(corpus)], obj=Context(_service=service)
+        main, ["eval", str(bad), "--corpus", str(corpus)], obj=Context(_service=fake_service)
     )
     assert result.exit_code == 1
     assert "q.jsonl:1: expected a JSON object with 'question'" in result.output

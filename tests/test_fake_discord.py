@@ -20,6 +20,8 @@ from discord.ext import commands
 from discord.http import Route
 from fake_discord import FakeDiscord, fake_discord_fixture, running_bot  # noqa: F401 (registers `fake_discord`)
 
+pytestmark = pytest.mark.server  # every test runs the fake Discord on loopback
+
 
 def make_bot() -> commands.Bot:
     """A tiny bot: ``/echo`` (defer + followup), ``/size`` (Manage Server, attachment), mention replies."""

@@ -53,6 +53,7 @@ def test_only_http_and_https_are_fetched(url: str) -> None:
         check_url(url, allow_private=True)
 
 
+@pytest.mark.server
 def test_a_page_on_loopback_is_fetched_and_extracted_when_allowed() -> None:
     routes = {"/story": (200, HTML, HTML_PAGE.encode())}
     with serve(routes) as base:
@@ -61,6 +62,7 @@ def test_a_page_on_loopback_is_fetched_and_extracted_when_allowed() -> None:
     assert article.url == f"{base}/story"
 
 
+@pytest.mark.server
 def test_redirects_are_followed_and_plain_text_works() -> None:
     routes = {
         "/old": (301, {"Location": "/new"}, b""),
@@ -71,6 +73,7 @@ def test_redirects_are_followed_and_plain_text_works() -> None:
     assert (article.title, article.text) == ("Headline", "The body of the story.")
 
 
+@pytest.mark.server
 def test_the_default_refuses_a_loopback_server() -> None:
     with (
         serve({"/story": (200, HTML, HTML_PAGE.encode())}) as base,
@@ -79,6 +82,7 @@ def test_the_default_refuses_a_loopback_server() -> None:
         fetch_article(f"{base}/story")
 
 
+@pytest.mark.server
 @pytest.mark.parametrize(
     ("route", "message"),
     [

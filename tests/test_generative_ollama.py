@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import pytest
 from click.testing import CliRunner
 from fake_chat import number_of
 from fake_model_servers import serve_ollama
@@ -38,6 +39,7 @@ def ollama_service(
     return service
 
 
+@pytest.mark.server
 def test_ollama_answers_are_streamed_checked_and_cited(
     make_service: Callable[..., NewsService], seed_article: Article
 ) -> None:
@@ -63,6 +65,7 @@ def test_ollama_answers_are_streamed_checked_and_cited(
     assert '<passage n="1" title="China declines US request' in request["messages"][-1]["content"]
 
 
+@pytest.mark.server
 def test_the_chat_streams_the_draft_then_prints_the_checked_answer(
     make_service: Callable[..., NewsService], seed_article: Article
 ) -> None:
@@ -85,6 +88,7 @@ def test_the_chat_streams_the_draft_then_prints_the_checked_answer(
     )
 
 
+@pytest.mark.server
 def test_a_model_ollama_does_not_have_gives_the_extractive_answer(
     make_service: Callable[..., NewsService], seed_article: Article
 ) -> None:

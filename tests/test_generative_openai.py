@@ -62,6 +62,7 @@ def openai_service(
     return service
 
 
+@pytest.mark.server
 def test_smollm2_answers_are_checked_sentence_by_sentence(
     llama_server: str, make_service: Callable[..., NewsService], seed_article: Article
 ) -> None:
@@ -94,6 +95,7 @@ def test_smollm2_answers_are_checked_sentence_by_sentence(
     print(f"\nSmolLM2 over the seed questions: kept {kept}, dropped {dropped} sentences")
 
 
+@pytest.mark.server
 def test_ask_json_through_the_cli_with_the_real_server(
     llama_server: str, make_service: Callable[..., NewsService], seed_article: Article
 ) -> None:
@@ -107,6 +109,7 @@ def test_ask_json_through_the_cli_with_the_real_server(
     assert all(c["verified"] for c in data["citations"])
 
 
+@pytest.mark.server
 def test_a_stalled_server_gives_the_extractive_answer_within_the_timeout(
     make_service: Callable[..., NewsService], seed_article: Article
 ) -> None:
@@ -122,6 +125,7 @@ def test_a_stalled_server_gives_the_extractive_answer_within_the_timeout(
     )
 
 
+@pytest.mark.server
 def test_a_follow_up_to_a_stalled_server_waits_out_one_timeout_not_two(
     make_service: Callable[..., NewsService], seed_article: Article
 ) -> None:

@@ -25,22 +25,10 @@ SENTENCES = [
 ]
 
 
-@pytest.fixture(scope="session")
-def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("models")
-
-
-@pytest.fixture(scope="session")
-def onnx(model_cache: Path) -> OnnxEmbeddings:
-    model = OnnxEmbeddings(cache_dir=model_cache)
-    model.encode(["warm up"])  # exports once for the session (about 10-30 s)
-    return model
-
-
 def test_onnx_vectors_agree_with_torch(
-    onnx: OnnxEmbeddings, embeddings: SentenceEmbeddings
+    onnx_int8: OnnxEmbeddings, embeddings: SentenceEmbeddings
 ) -> None:
-    ours = onnx.encode(SENTENCES)
+    ours = onnx_int8.encode(SENTENCES)
     theirs = embeddings.encode(SENTENCES)
     assert ours.shape == theirs.shape == (len(SENTENCES), 384) and ours.dtype == np.float32
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
@@ -48,39 +36,39 @@ def test_onnx_vectors_agree_with_torch(
     assert cosines.mean() >= 0.99 and cosines.min() >= 0.97, cosines
 
 
-def test_batching_moves_vectors_only_slightly(onnx: OnnxEmbeddings) -> None:
+def test_batching_moves_vectors_only_slightly(onnx_int8: OnnxEmbeddings) -> None:
     # Dynamic quantisation scales activations per batch, so a batch's other texts nudge a
     # vector; order within the call does not matter.
-    alone = np.stack([onnx.encode([s])[0] for s in SENTENCES])
-    together = onnx.encode(SENTENCES)
+    alone = np.stack([onnx_int8.encode([s])[0] for s in SENTENCES])
+    together = onnx_int8.encode(SENTENCES)
     assert (alone * together).sum(axis=1).min() >= 0.97
-    assert np.array_equal(onnx.encode(SENTENCES), together)
-    assert np.allclose(onnx.encode(SENTENCES[::-1])[::-1], together, atol=1e-6)
-    assert onnx.encode([]).shape == (0, 384)
+    assert np.array_equal(onnx_int8.encode(SENTENCES), together)
+    assert np.allclose(onnx_int8.encode(SENTENCES[::-1])[::-1], together, atol=1e-6)
+    assert onnx_int8.encode([]).shape == (0, 384)
 
 
 def test_batches_run_side_by_side_give_the_vectors_of_one_at_a_time(
-    onnx: OnnxEmbeddings, model_cache: Path
+    onnx_int8: OnnxEmbeddings, onnx_model_cache: Path
 ) -> None:
-    one_thread = OnnxEmbeddings(batch_size=2, cache_dir=model_cache, threads=1)
-    side_by_side = OnnxEmbeddings(batch_size=2, cache_dir=model_cache, threads=2)
+    one_thread = OnnxEmbeddings(batch_size=2, cache_dir=onnx_model_cache, threads=1)
+    side_by_side = OnnxEmbeddings(batch_size=2, cache_dir=onnx_model_cache, threads=2)
     texts = SENTENCES * 3  # eleven batches of two, run two at a time
     assert side_by_side.model.workers == 2
     np.testing.assert_allclose(side_by_side.encode(texts), one_thread.encode(texts), atol=1e-6)
 
 
 def test_the_export_is_cached(
-    onnx: OnnxEmbeddings, model_cache: Path, monkeypatch: pytest.MonkeyPatch
+    onnx_int8: OnnxEmbeddings, onnx_model_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def no_export(*_: object) -> None:
         raise AssertionError("exported again")
 
     monkeypatch.setattr(onnx_embeddings, "_export", no_export)
-    again = OnnxEmbeddings(cache_dir=model_cache)
-    assert np.allclose(again.encode(SENTENCES[:2]), onnx.encode(SENTENCES[:2]))
-    exported = [p for p in model_cache.iterdir() if not p.name.startswith(".")]
+    again = OnnxEmbeddings(cache_dir=onnx_model_cache)
+    assert np.allclose(again.encode(SENTENCES[:2]), onnx_int8.encode(SENTENCES[:2]))
+    exported = [p for p in onnx_model_cache.iterdir() if not p.name.startswith(".")]
     assert len(exported) == 1 and (exported[0] / "model-int8.onnx").exists()
-    assert export_int8_model("all-MiniLM-L6-v2", model_cache).directory == exported[0]
+    assert export_int8_model("all-MiniLM-L6-v2", onnx_model_cache).directory == exported[0]
 
 
 def test_a_new_model_version_gets_a_new_export(tmp_path: Path) -> None:
@@ -104,9 +92,9 @@ def test_the_backend_is_chosen_by_settings(tmp_path: Path) -> None:
 
 
 def test_the_service_answers_on_the_onnx_backend(
-    onnx: OnnxEmbeddings, seed_article: Article, tmp_path: Path
+    onnx_int8: OnnxEmbeddings, seed_article: Article, tmp_path: Path
 ) -> None:
-    service = build_service(Settings(data_dir=tmp_path / "onnx-store"), embeddings=onnx)
+    service = build_service(Settings(data_dir=tmp_path / "onnx-store"), embeddings=onnx_int8)
     try:
         service.add(seed_article)
         answer = service.ask("Why did China refuse the meeting?")

@@ -17,9 +17,9 @@ from discord_harness import (
     followup,
     kb_of,
     news_service_fixture,  # noqa: F401 (registers the `news_service` fixture)
-    shared_embeddings,
     slash,
 )
+from fakes import FakeEmbeddings
 from loopback_http import serve
 
 from bot.discord_bot import DiscordSettings
@@ -78,6 +78,7 @@ def test_the_server_limit_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     assert DiscordSettings(_env_file=None).guild_rate_limit == 7  # type: ignore[call-arg]
 
 
+@pytest.mark.server
 async def test_a_busy_server_is_slowed_down_and_the_others_are_not(
     news_service: NewsService,
 ) -> None:
@@ -96,6 +97,7 @@ async def test_a_busy_server_is_slowed_down_and_the_others_are_not(
 # -- permissions, checked by the bot whatever Discord shows ----------------------------------
 
 
+@pytest.mark.server
 @pytest.mark.parametrize(
     ("command", "options"),
     [
@@ -123,6 +125,7 @@ async def test_a_crafted_interaction_without_the_permission_changes_nothing(
 # -- one server cannot reach another's articles ------------------------------------------------
 
 
+@pytest.mark.server
 async def test_another_servers_article_cannot_be_removed_or_listed_by_any_id(
     news_service: NewsService,
 ) -> None:
@@ -149,10 +152,11 @@ async def test_another_servers_article_cannot_be_removed_or_listed_by_any_id(
 
 @pytest.fixture(scope="module")
 def default_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NewsService]:
-    """A service with the shipped defaults: private URLs refused."""
+    """A service with the shipped defaults: private URLs refused (nothing here is asked, so
+    the fake embedder does)."""
     settings = Settings(_env_file=None, data_dir=tmp_path_factory.mktemp("default"))  # type: ignore[call-arg]
     assert settings.allow_private_urls is False
-    service = build_service(settings, embeddings=shared_embeddings())
+    service = build_service(settings, embeddings=FakeEmbeddings())  # type: ignore[arg-type]
     yield service
     service.close()
 
@@ -167,6 +171,7 @@ def test_the_service_fetches_urls_only_never_paths(
         default_service.fetch(source)
 
 
+@pytest.mark.server
 async def test_add_article_refuses_a_loopback_url_with_the_shipped_settings(
     default_service: NewsService,
 ) -> None:

@@ -254,6 +254,7 @@ def test_loopback_in_any_spelling_is_refused_by_default(url: str) -> None:
 # -- fetching, against servers on 127.0.0.1 ---------------------------------------------------
 
 
+@pytest.mark.server
 def test_the_default_refuses_a_loopback_server_that_redirects_to_another_loopback_address() -> None:
     with serve({"/new": (200, HTML, HTML_PAGE.encode())}) as target:
         port = target.rsplit(":", 1)[1]
@@ -262,6 +263,7 @@ def test_the_default_refuses_a_loopback_server_that_redirects_to_another_loopbac
             fetch_article(f"{base}/old")
 
 
+@pytest.mark.server
 def test_each_redirect_hop_is_checked_again(monkeypatch: pytest.MonkeyPatch) -> None:
     """The first hop is let through (as if 127.0.0.1 were public); its redirect to another
     loopback address is refused before anything connects to it."""
@@ -279,6 +281,7 @@ def test_each_redirect_hop_is_checked_again(monkeypatch: pytest.MonkeyPatch) -> 
             assert "6% pay rise" in fetch_article(f"{base}/old").text
 
 
+@pytest.mark.server
 def test_a_redirect_to_a_metadata_address_is_refused_without_connecting(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -293,6 +296,7 @@ def test_a_redirect_to_a_metadata_address_is_refused_without_connecting(
         fetch_article(f"{base}/old", resolve=lambda host, port: hops[host])
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("scheme_url", ["file:///etc/passwd", "ftp://127.0.0.1/x"])
 def test_a_redirect_to_another_scheme_is_refused(scheme_url: str) -> None:
     with (
@@ -302,6 +306,7 @@ def test_a_redirect_to_another_scheme_is_refused(scheme_url: str) -> None:
         fetch_article(f"{base}/old", allow_private=True)
 
 
+@pytest.mark.server
 def test_more_than_five_redirects_are_refused() -> None:
     routes = {f"/{i}": (302, {"Location": f"/{i + 1}"}, b"") for i in range(6)}
     routes["/6"] = (200, HTML, HTML_PAGE.encode())
@@ -311,6 +316,7 @@ def test_more_than_five_redirects_are_refused() -> None:
             fetch_article(f"{base}/0", allow_private=True)
 
 
+@pytest.mark.server
 def test_a_name_that_resolves_differently_at_connect_time_is_caught() -> None:
     """DNS rebinding: the check saw a public address, the connection went to loopback."""
     with (
@@ -320,6 +326,7 @@ def test_a_name_that_resolves_differently_at_connect_time_is_caught() -> None:
         fetch_article(f"{base}/story", resolve=resolving_to(PUBLIC_V4))
 
 
+@pytest.mark.server
 def test_the_body_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fetch, "MAX_BYTES", 10_000)
     big = b"<html><body><p>" + b"word " * 5_000 + b"</p></body></html>"
@@ -330,6 +337,7 @@ def test_the_body_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
         fetch_article(f"{base}/big", allow_private=True)
 
 
+@pytest.mark.server
 @pytest.mark.parametrize(
     "content_type",
     [
@@ -347,6 +355,7 @@ def test_only_pages_and_text_are_accepted(content_type: str) -> None:
         fetch_article(f"{base}/x", allow_private=True)
 
 
+@pytest.mark.server
 def test_content_types_are_matched_without_regard_to_case() -> None:
     routes = {"/x": (200, {"Content-Type": "TEXT/PLAIN; Charset=UTF-8"}, b"Title\n\nThe body.")}
     with serve(routes) as base:
@@ -389,6 +398,7 @@ def slow_server(first_byte_after_s: float, drip_every_s: float) -> Iterator[str]
         listener.close()
 
 
+@pytest.mark.server
 def test_a_server_that_never_answers_times_out() -> None:
     with slow_server(first_byte_after_s=30, drip_every_s=1) as base:
         started = time.monotonic()
@@ -397,6 +407,7 @@ def test_a_server_that_never_answers_times_out() -> None:
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.server
 def test_a_server_dripping_bytes_is_cut_off_by_the_total_deadline() -> None:
     with slow_server(first_byte_after_s=0, drip_every_s=0.05) as base:
         started = time.monotonic()
