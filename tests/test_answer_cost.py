@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from fakes import FakeEmbeddings
 
 from retrieval.answer.extractive import ExtractiveAnswerer
 from retrieval.index.embeddings import SentenceEmbeddings
@@ -42,9 +43,9 @@ HARBOUR = make_article(
 
 
 class CountingEmbeddings:
-    """The real model, counting the texts it is asked to embed."""
+    """A model (the real one or the fake), counting the texts it is asked to embed."""
 
-    def __init__(self, model: SentenceEmbeddings) -> None:
+    def __init__(self, model: SentenceEmbeddings | FakeEmbeddings) -> None:
         self.model = model
         self.calls: list[list[str]] = []
 
@@ -113,9 +114,9 @@ def test_only_a_few_sentences_are_embedded_and_the_answer_is_the_same(
         assert item.score == pytest.approx(scores[item.text], abs=1e-5)
 
 
-def test_a_short_passage_list_is_embedded_whole(embeddings: SentenceEmbeddings) -> None:
+def test_a_short_passage_list_is_embedded_whole(fake_embeddings: FakeEmbeddings) -> None:
     passages = _passages(size=120)[:2]
-    counting = CountingEmbeddings(embeddings)
+    counting = CountingEmbeddings(fake_embeddings)
     answerer = ExtractiveAnswerer(counting, max_embedded=8)  # type: ignore[arg-type]
     draft = answerer.answer("Who leads the council?", passages)
     sentences = sum(p.text.count(". ") + 1 for p in passages)
@@ -123,23 +124,23 @@ def test_a_short_passage_list_is_embedded_whole(embeddings: SentenceEmbeddings) 
     assert counting.embedded == sentences + 1
 
 
-def test_the_cache_returns_the_models_own_vectors(embeddings: SentenceEmbeddings) -> None:
+def test_the_cache_returns_the_models_own_vectors(fake_embeddings: FakeEmbeddings) -> None:
     texts = ["Turnout was 61 percent.", "The new council leader is Tomas Reyes.", "Why?"]
-    counting = CountingEmbeddings(embeddings)
+    counting = CountingEmbeddings(fake_embeddings)
     cache = VectorCache(counting)  # type: ignore[arg-type]
 
     first = cache.encode(texts)
     again = cache.encode(list(reversed(texts)))
 
-    np.testing.assert_allclose(first, embeddings.encode(texts), atol=1e-6)
+    np.testing.assert_allclose(first, fake_embeddings.encode(texts), atol=1e-6)
     np.testing.assert_array_equal(again, first[::-1])
     assert counting.calls == [texts]  # the second call never reached the model
 
 
 def test_the_cache_embeds_only_what_it_has_not_seen_and_forgets_the_oldest(
-    embeddings: SentenceEmbeddings,
+    fake_embeddings: FakeEmbeddings,
 ) -> None:
-    counting = CountingEmbeddings(embeddings)
+    counting = CountingEmbeddings(fake_embeddings)
     cache = VectorCache(counting, size=2)  # type: ignore[arg-type]
 
     cache.encode(["one", "two"])
@@ -152,20 +153,20 @@ def test_the_cache_embeds_only_what_it_has_not_seen_and_forgets_the_oldest(
 
 
 def test_a_caller_changing_its_vectors_does_not_change_the_cache(
-    embeddings: SentenceEmbeddings,
+    fake_embeddings: FakeEmbeddings,
 ) -> None:
-    cache = VectorCache(embeddings)
+    cache = VectorCache(fake_embeddings)
     vectors = cache.encode(["Turnout was 61 percent."])
     vectors[:] = 0
     assert np.linalg.norm(cache.encode(["Turnout was 61 percent."])) == pytest.approx(1.0)
 
 
 def test_the_question_is_embedded_once_per_ask(
-    embeddings: SentenceEmbeddings, make_service: Callable[..., NewsService]
+    fake_embeddings: FakeEmbeddings, make_fake_service: Callable[..., NewsService]
 ) -> None:
-    service = make_service()
+    service = make_fake_service()
     service.add(HARBOUR)
-    counting = CountingEmbeddings(embeddings)
+    counting = CountingEmbeddings(fake_embeddings)
     service.retriever.vectors.embeddings = counting  # type: ignore[assignment]
 
     answer = service.ask("Who leads the Port Ellery council?")

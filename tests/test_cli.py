@@ -1,4 +1,6 @@
-"""The command line, through click's runner, against a real store and model."""
+"""The command line, through click's runner, against a real store: on the fake embedder where
+what is tested is the command (its output, errors, the chat loop), on the real model where it
+is what the answer says."""
 
 from __future__ import annotations
 
@@ -79,8 +81,8 @@ def run(service: NewsService, *args: str, input: str | None = None) -> Any:
     return CliRunner().invoke(main, list(args), obj=Context(_service=service), input=input)
 
 
-def test_ask_json_follows_the_contract(seeded: NewsService, seed_article: Article) -> None:
-    result = run(seeded, "ask", "Why did China refuse the meeting?", "--json")
+def test_ask_json_follows_the_contract(fake_seeded: NewsService, seed_article: Article) -> None:
+    result = run(fake_seeded, "ask", "Why did China refuse the meeting?", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert_ask_json_contract(data, {seed_article.id: seed_article.text})
@@ -95,29 +97,30 @@ def test_ask_json_abstains_off_topic(seeded: NewsService, seed_article: Article)
     assert data["abstained"] and data["citations"] == [] and len(data["passages"]) == 2
 
 
-def test_ask_prints_the_answer_and_numbered_sources(seeded: NewsService) -> None:
-    result = run(seeded, "ask", "When were the sanctions on Li imposed?")
+def test_ask_prints_the_answer_and_numbered_sources(fake_seeded: NewsService) -> None:
+    result = run(fake_seeded, "ask", "When were the sanctions on Li imposed?")
     assert result.exit_code == 0
     assert "2018" in result.output
     assert "Sources:\n[1] China declines US request" in result.output
 
 
 def test_ingest_summarises_and_re_ingest_changes_nothing(
-    service: NewsService, tmp_path: Path
+    fake_service: NewsService, tmp_path: Path
 ) -> None:
     folder = tmp_path / "news"
     folder.mkdir()
     (folder / "a.txt").write_text("Strike ends\n\nDock workers voted to end the strike.")
     (folder / "b.html").write_text(HTML_PAGE)
-    first = run(service, "ingest", str(folder))
+    first = run(fake_service, "ingest", str(folder))
     assert first.exit_code == 0, first.output
     assert first.output.startswith("added 2, unchanged 0, failed 0")
-    again = run(service, "ingest", str(folder))
+    again = run(fake_service, "ingest", str(folder))
     assert again.output.startswith("added 0, unchanged 2, failed 0")
-    listing = run(service, "articles")
+    listing = run(fake_service, "articles")
     assert "Strike ends" in listing.output and "2 article(s)" in listing.output
 
 
+@pytest.mark.server
 def test_ingest_a_url_served_on_loopback(make_service: Any) -> None:
     service = make_service(allow_private_urls=True)
     routes = {"/story": (200, {"Content-Type": "text/html"}, HTML_PAGE.encode())}
@@ -129,10 +132,10 @@ def test_ingest_a_url_served_on_loopback(make_service: Any) -> None:
     assert "6% pay rise" in answer.answer
 
 
-def test_remove_and_list(seeded: NewsService, seed_article: Article) -> None:
-    assert run(seeded, "remove", seed_article.id).output == f"removed {seed_article.id}\n"
-    assert "No articles yet" in run(seeded, "articles").output
-    missing = run(seeded, "remove", seed_article.id)
+def test_remove_and_list(fake_seeded: NewsService, seed_article: Article) -> None:
+    assert run(fake_seeded, "remove", seed_article.id).output == f"removed {seed_article.id}\n"
+    assert "No articles yet" in run(fake_seeded, "articles").output
+    missing = run(fake_seeded, "remove", seed_article.id)
     assert missing.exit_code == 1
     assert (
         missing.output.strip()
@@ -161,9 +164,9 @@ def bad_inputs(tmp_path: Path) -> list[tuple[list[str], str]]:
 
 
 def test_bad_input_gives_one_line_a_non_zero_exit_and_keeps_the_store(
-    make_service: Any, seed_article: Article, tmp_path: Path
+    make_fake_service: Any, seed_article: Article, tmp_path: Path
 ) -> None:
-    service = make_service(allow_private_urls=True)
+    service = make_fake_service(allow_private_urls=True)
     service.add(seed_article)
     before = (service.store.count_chunks("default"), service.list())
     for args, message in bad_inputs(tmp_path):
@@ -176,7 +179,7 @@ def test_bad_input_gives_one_line_a_non_zero_exit_and_keeps_the_store(
 
 
 def test_ingest_published_at_dates_articles_that_carry_no_date(
-    service: NewsService, tmp_path: Path
+    fake_service: NewsService, tmp_path: Path
 ) -> None:
     story = tmp_path / "story.txt"
     story.write_text("Harbour reopens\n\nThe harbour reopened last week after repairs.")
@@ -184,11 +187,11 @@ def test_ingest_published_at_dates_articles_that_carry_no_date(
     dated.write_text(
         json.dumps({"title": "T", "text": "Dock workers voted.", "published_at": "2024-01-02"})
     )
-    result = run(service, "ingest", str(story), str(dated), "--published-at", "2023-05-29")
+    result = run(fake_service, "ingest", str(story), str(dated), "--published-at", "2023-05-29")
     assert result.exit_code == 0, result.output
-    dates = {a.title: a.published_at for a in service.list()}
+    dates = {a.title: a.published_at for a in fake_service.list()}
     assert dates == {"Harbour reopens": "2023-05-29", "T": "2024-01-02"}
-    answer = service.ask("When did the harbour reopen?")
+    answer = fake_service.ask("When did the harbour reopen?")
     [citation] = [c for c in answer.citations if c.title == "Harbour reopens"]
     assert [(n.phrase, n.means) for n in citation.date_notes] == [
         ("last week", "the week of 22 May 2023")
@@ -196,12 +199,12 @@ def test_ingest_published_at_dates_articles_that_carry_no_date(
 
 
 def test_ask_shows_dates_notes_and_how_current_the_answer_is(
-    service: NewsService, tmp_path: Path
+    fake_service: NewsService, tmp_path: Path
 ) -> None:
     story = tmp_path / "story.txt"
     story.write_text("Harbour reopens\n\nThe harbour reopened last week after repairs.")
-    run(service, "ingest", str(story), "--published-at", "2023-05-29")
-    output = run(service, "ask", "When did the harbour reopen?").output
+    run(fake_service, "ingest", str(story), "--published-at", "2023-05-29")
+    output = run(fake_service, "ask", "When did the harbour reopen?").output
     assert "Harbour reopens — 2023-05-29" in output
     assert "(“last week” = the week of 22 May 2023)" in output
     assert "(Newest source: 29 May 2023." in output
@@ -226,7 +229,7 @@ def test_a_timeline_renders_one_line_per_entry() -> None:
     assert lines[2] == "5 March 2024: Officials revised the death toll. [2]"
 
 
-def test_chat_follows_up_shows_sources_and_quits(seeded: NewsService) -> None:
+def test_chat_follows_up_shows_sources_and_quits(fake_seeded: NewsService) -> None:
     script = "\n".join(
         [
             "Why did China refuse the meeting?",
@@ -237,7 +240,7 @@ def test_chat_follows_up_shows_sources_and_quits(seeded: NewsService) -> None:
             "never asked",
         ]
     )
-    result = run(seeded, "chat", input=script + "\n")
+    result = run(fake_seeded, "chat", input=script + "\n")
     assert result.exit_code == 0, result.output
     out = result.output
     assert "citing US restrictions" in out
@@ -247,8 +250,8 @@ def test_chat_follows_up_shows_sources_and_quits(seeded: NewsService) -> None:
     assert out.count("you> ") == 5  # nothing is read after /quit
 
 
-def test_chat_loads_the_demo_article_into_an_empty_store(service: NewsService) -> None:
-    result = run(service, "chat", input="Who is Li Shangfu?\n")  # then end of input
+def test_chat_loads_the_demo_article_into_an_empty_store(fake_service: NewsService) -> None:
+    result = run(fake_service, "chat", input="Who is Li Shangfu?\n")  # then end of input
     assert result.exit_code == 0, result.output
     assert "Loaded the demo article: China declines US request" in result.output
     assert "Chinese counterpart Li Shangfu" in result.output

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from fake_chat import PromptedFakeChatModel, number_of, passages_in
+from fakes import FakeEmbeddings
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from test_citation_check import seed_passages
@@ -31,7 +32,11 @@ GOOD = "China declined Lloyd Austin's request to meet Li Shangfu in Singapore [{
 
 
 def make_answerer(
-    embeddings: SentenceEmbeddings, model: Any, *, mode: str = "remove", timeout_s: float = 10
+    embeddings: SentenceEmbeddings | FakeEmbeddings,
+    model: Any,
+    *,
+    mode: str = "remove",
+    timeout_s: float = 10,
 ) -> GenerativeAnswerer:
     return GenerativeAnswerer(
         model=model,
@@ -47,7 +52,9 @@ def scripted(*replies: str) -> GenericFakeChatModel:
     return GenericFakeChatModel(messages=iter([AIMessage(r) for r in replies]))
 
 
-def with_model(service: NewsService, model: Any, embeddings: SentenceEmbeddings) -> NewsService:
+def with_model(
+    service: NewsService, model: Any, embeddings: SentenceEmbeddings | FakeEmbeddings
+) -> NewsService:
     """The same store, answered by `model`: built by build_service as a configured model is."""
     settings = Settings(llm="openai:fake-scripted", llm_timeout_s=10)
     return build_service(settings, embeddings=embeddings, store=service.store, chat_model=model)
@@ -108,10 +115,10 @@ def test_mark_mode_keeps_the_sentence_flagged(
 
 
 def test_the_model_saying_the_articles_do_not_answer_is_an_abstention(
-    embeddings: SentenceEmbeddings, seed_article: Article
+    fake_embeddings: FakeEmbeddings, seed_article: Article
 ) -> None:
     model = scripted("The articles I have don't answer that.")
-    draft = make_answerer(embeddings, model).answer("Who won?", seed_passages(seed_article))
+    draft = make_answerer(fake_embeddings, model).answer("Who won?", seed_passages(seed_article))
     assert (draft.text, draft.abstained, draft.citations) == (ABSTAIN_TEXT, True, [])
 
 
@@ -223,12 +230,12 @@ def test_the_human_answer_says_plainly_what_was_removed(
 
 
 def test_a_failing_model_gives_the_extractive_answer_with_a_notice(
-    seeded: NewsService, embeddings: SentenceEmbeddings
+    fake_seeded: NewsService, fake_embeddings: FakeEmbeddings
 ) -> None:
     def broken(prompt: str) -> str:
         raise ConnectionError("connection reset by peer")
 
-    answer = with_model(seeded, PromptedFakeChatModel(reply=broken), embeddings).ask(
+    answer = with_model(fake_seeded, PromptedFakeChatModel(reply=broken), fake_embeddings).ask(
         "Who is Li Shangfu?"
     )
     assert answer.answerer == "extractive" and "Li Shangfu" in answer.answer
@@ -253,12 +260,12 @@ def test_tokens_stream_before_the_checked_answer(
 
 
 async def test_astream_gives_the_same_tokens_and_answer_as_stream(
-    seeded: NewsService, embeddings: SentenceEmbeddings
+    fake_seeded: NewsService, fake_embeddings: FakeEmbeddings
 ) -> None:
     def reply(prompt: str) -> str:
         return f"{GOOD.format(n=number_of(prompt, 'Lloyd Austin'))} It rained [1]."
 
-    service = with_model(seeded, PromptedFakeChatModel(reply=reply), embeddings)
+    service = with_model(fake_seeded, PromptedFakeChatModel(reply=reply), fake_embeddings)
     question = "Who did Austin want to meet?"
     *tokens, answer = [part async for part in service.astream(question)]
     *expected_tokens, expected = service.stream(question)
@@ -267,17 +274,17 @@ async def test_astream_gives_the_same_tokens_and_answer_as_stream(
     assert (answer.answer, answer.dropped) == (expected.answer, expected.dropped)
 
 
-def test_the_pipeline_is_a_runnable_that_takes_a_plain_question(seeded: NewsService) -> None:
+def test_the_pipeline_is_a_runnable_that_takes_a_plain_question(fake_seeded: NewsService) -> None:
     """`invoke` with a string asks the default knowledge base; the extractive answerer
     streams no tokens, only the answer."""
-    answer = seeded.pipeline.invoke("Who did Lloyd Austin want to meet?")
+    answer = fake_seeded.pipeline.invoke("Who did Lloyd Austin want to meet?")
     assert isinstance(answer, Answer) and "Li Shangfu" in answer.answer
-    [only] = seeded.pipeline.stream("Who did Lloyd Austin want to meet?")
+    [only] = fake_seeded.pipeline.stream("Who did Lloyd Austin want to meet?")
     assert isinstance(only, Answer) and only.answer == answer.answer
 
 
 def test_follow_ups_are_rewritten_by_the_model_when_its_rewrite_is_plausible(
-    seeded: NewsService, embeddings: SentenceEmbeddings
+    fake_seeded: NewsService, fake_embeddings: FakeEmbeddings
 ) -> None:
     from retrieval.answer.condense import condense_question
     from retrieval.types import Turn
@@ -289,7 +296,7 @@ def test_follow_ups_are_rewritten_by_the_model_when_its_rewrite_is_plausible(
             return next(rewrites)
         return GOOD.format(n=number_of(prompt, "Lloyd Austin"))
 
-    service = with_model(seeded, PromptedFakeChatModel(reply=reply), embeddings)
+    service = with_model(fake_seeded, PromptedFakeChatModel(reply=reply), fake_embeddings)
     history = [Turn("Who is Li Shangfu?", "Li Shangfu is China's defence minister. [1]")]
     first = service.ask("why did he refuse?", history=history)
     assert first.standalone_question == "Why did Li Shangfu refuse to meet Lloyd Austin?"

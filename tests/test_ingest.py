@@ -49,17 +49,17 @@ def record_batches(service: NewsService, events: list[str], monkeypatch: Any) ->
 
 
 def test_articles_are_read_lazily_and_stored_in_batches(
-    service: NewsService, monkeypatch: pytest.MonkeyPatch
+    fake_service: NewsService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events: list[str] = []
-    record_batches(service, events, monkeypatch)
+    record_batches(fake_service, events, monkeypatch)
 
     def source() -> Iterator[Article]:
         for n in range(5):
             events.append(f"read {n}")
             yield story(n)
 
-    tally = ingest_articles(service.ingester, source(), kb="default", batch_articles=2)
+    tally = ingest_articles(fake_service.ingester, source(), kb="default", batch_articles=2)
     assert events == [
         "read 0",
         "read 1",
@@ -71,11 +71,11 @@ def test_articles_are_read_lazily_and_stored_in_batches(
         "store 1",
     ]
     assert (tally.added, tally.unchanged, tally.failed) == (5, 0, 0)
-    assert tally.chunks == service.store.count_chunks("default") == 5
+    assert tally.chunks == fake_service.store.count_chunks("default") == 5
 
 
 def test_a_rerun_after_an_interruption_skips_stored_articles(
-    service: NewsService, monkeypatch: pytest.MonkeyPatch
+    fake_service: NewsService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     articles = [story(n) for n in range(7)]
 
@@ -84,24 +84,24 @@ def test_a_rerun_after_an_interruption_skips_stored_articles(
         raise KeyboardInterrupt  # Ctrl-C while the sixth article is being read
 
     with pytest.raises(KeyboardInterrupt):
-        ingest_articles(service.ingester, interrupted(), kb="default", batch_articles=2)
-    stored = {a.id for a in service.list()}
+        ingest_articles(fake_service.ingester, interrupted(), kb="default", batch_articles=2)
+    stored = {a.id for a in fake_service.list()}
     assert stored == {a.id for a in articles[:4]}  # whole batches only; the fifth was pending
 
     embedded: list[int] = []
-    encode = service.embeddings.encode
+    encode = fake_service.embeddings.encode
     monkeypatch.setattr(
-        service.embeddings, "encode", lambda t: embedded.append(len(t)) or encode(t)
+        fake_service.embeddings, "encode", lambda t: embedded.append(len(t)) or encode(t)
     )
-    tally = ingest_articles(service.ingester, iter(articles), kb="default", batch_articles=2)
+    tally = ingest_articles(fake_service.ingester, iter(articles), kb="default", batch_articles=2)
     assert (tally.added, tally.unchanged) == (3, 4)
     assert sum(embedded) == 3  # nothing stored is embedded again
-    assert {a.id for a in service.list()} == {a.id for a in articles}
-    assert service.store.count_chunks("default") == 7
+    assert {a.id for a in fake_service.list()} == {a.id for a in articles}
+    assert fake_service.store.count_chunks("default") == 7
 
 
-def test_an_article_too_long_fails_alone(make_service: Callable[..., NewsService]) -> None:
-    service = make_service(max_article_chars=200)
+def test_an_article_too_long_fails_alone(make_fake_service: Callable[..., NewsService]) -> None:
+    service = make_fake_service(max_article_chars=200)
     long = make_article(title="Long", text="A sentence that goes on. " * 20)
     errors: list[ArticleError] = []
     tally = ingest_articles(
@@ -116,32 +116,32 @@ def test_an_article_too_long_fails_alone(make_service: Callable[..., NewsService
 
 
 def test_cli_ingest_streams_and_resumes(
-    service: NewsService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake_service: NewsService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NEWSBOT_INGEST_BATCH_ARTICLES", "2")
     events: list[str] = []
-    record_batches(service, events, monkeypatch)
+    record_batches(fake_service, events, monkeypatch)
     corpus = write_jsonl(tmp_path / "news.jsonl", [story(n) for n in range(5)])
     runner = CliRunner()
 
-    first = runner.invoke(main, ["ingest", str(corpus)], obj=Context(_service=service))
+    first = runner.invoke(main, ["ingest", str(corpus)], obj=Context(_service=fake_service))
     assert first.exit_code == 0, first.output
     assert "added 5, unchanged 0, failed 0 (5 chunks)" in first.output
     assert events == ["store 2", "store 2", "store 1"]
 
-    again = runner.invoke(main, ["ingest", str(corpus)], obj=Context(_service=service))
+    again = runner.invoke(main, ["ingest", str(corpus)], obj=Context(_service=fake_service))
     assert "added 0, unchanged 5, failed 0 (0 chunks)" in again.output
 
 
 def test_a_bad_line_keeps_what_came_before_and_other_sources(
-    service: NewsService, tmp_path: Path
+    fake_service: NewsService, tmp_path: Path
 ) -> None:
     broken = write_jsonl(tmp_path / "broken.jsonl", [story(1), story(2)])
     with broken.open("a", encoding="utf-8") as handle:
         handle.write("{not json\n")
     fine = write_jsonl(tmp_path / "fine.jsonl", [story(3)])
     result = CliRunner().invoke(
-        main, ["ingest", str(broken), str(fine)], obj=Context(_service=service)
+        main, ["ingest", str(broken), str(fine)], obj=Context(_service=fake_service)
     )
     assert result.exit_code == 1
     assert "broken.jsonl:3: invalid JSON" in result.output
@@ -190,12 +190,12 @@ def test_batched(size: int, expected: list[list[int]]) -> None:
 
 
 def test_freed_memory_is_handed_back_after_each_stored_group(
-    make_service: Callable[..., NewsService], monkeypatch: pytest.MonkeyPatch
+    make_fake_service: Callable[..., NewsService], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import retrieval.ingest.ingester
 
     retrieval.ingest.ingester.release_freed_memory()  # the real one runs here, glibc or not
-    service = make_service(ingest_group_chunks=2)
+    service = make_fake_service(ingest_group_chunks=2)
     trims: list[int] = []
 
     def trim() -> None:

@@ -70,12 +70,12 @@ def test_an_invalid_setting_is_reported_without_the_secrets(
 
 def test_ask_json_and_plain_output_hold_no_secret(
     secret_env: None,
-    make_service: Callable[..., NewsService],
+    make_fake_service: Callable[..., NewsService],
     seed_article: Article,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    service = make_service()  # both secrets are in its environment
+    service = make_fake_service()  # both secrets are in its environment
     service.add(seed_article)
     runner = CliRunner()
     for args in (["ask", "Who is Li Shangfu?", "--json"], ["ask", "Who is Li Shangfu?"]):
@@ -106,6 +106,7 @@ def echoing_openai_server() -> Iterator[str]:
         yield f"{url}/v1"
 
 
+@pytest.mark.server
 def test_a_model_server_echoing_the_api_key_leaks_it_nowhere(
     make_service: Callable[..., NewsService],
     seed_article: Article,

@@ -1,4 +1,5 @@
-"""The service over a real embedded Chroma store: add, re-add, list, remove, knowledge bases."""
+"""The service over a real embedded Chroma store: add, re-add, list, remove, knowledge bases.
+What is pinned here is the service's and the store's, so the fake embedder does."""
 
 from __future__ import annotations
 
@@ -23,83 +24,89 @@ STRIKE = make_article(
 )
 
 
-def test_re_adding_an_article_changes_nothing(seeded: NewsService, seed_article: Article) -> None:
-    before = seeded.store.count_chunks("default")
-    result = seeded.add(seed_article)
+def test_re_adding_an_article_changes_nothing(
+    fake_seeded: NewsService, seed_article: Article
+) -> None:
+    before = fake_seeded.store.count_chunks("default")
+    result = fake_seeded.add(seed_article)
     assert result.status == "unchanged"
-    assert seeded.store.count_chunks("default") == before
-    assert [a.id for a in seeded.list()] == [seed_article.id]
+    assert fake_seeded.store.count_chunks("default") == before
+    assert [a.id for a in fake_seeded.list()] == [seed_article.id]
 
 
-def test_listing_shows_what_was_stored(seeded: NewsService, seed_article: Article) -> None:
-    result = seeded.add(STRIKE)
+def test_listing_shows_what_was_stored(fake_seeded: NewsService, seed_article: Article) -> None:
+    result = fake_seeded.add(STRIKE)
     assert result.status == "added" and result.chunks == 1
-    listed = {a.id: a for a in seeded.list()}
+    listed = {a.id: a for a in fake_seeded.list()}
     assert listed[STRIKE.id].title == "Port strike ends"
     assert listed[STRIKE.id].published_at == "2024-03-02"
     assert listed[seed_article.id].chunks == 4
-    assert seeded.get(STRIKE.id) == STRIKE
+    assert fake_seeded.get(STRIKE.id) == STRIKE
 
 
-def test_remove_takes_every_passage_away(seeded: NewsService, seed_article: Article) -> None:
-    seeded.add(STRIKE)
-    assert seeded.remove(seed_article.id)
-    assert not seeded.remove(seed_article.id)
-    assert [a.id for a in seeded.list()] == [STRIKE.id]
-    answer = seeded.ask("Why did China refuse the meeting?")
+def test_remove_takes_every_passage_away(fake_seeded: NewsService, seed_article: Article) -> None:
+    fake_seeded.add(STRIKE)
+    assert fake_seeded.remove(seed_article.id)
+    assert not fake_seeded.remove(seed_article.id)
+    assert [a.id for a in fake_seeded.list()] == [STRIKE.id]
+    answer = fake_seeded.ask("Why did China refuse the meeting?")
     assert all(p.article_id == STRIKE.id for p in answer.passages)
     assert answer.abstained
 
 
-def test_knowledge_bases_are_separate(service: NewsService, seed_article: Article) -> None:
-    service.add(seed_article, kb="guild-1")
-    service.add(STRIKE, kb="guild-2")
-    assert [p.article_id for p in service.retrieve("strike", kb="guild-1")] == [seed_article.id] * 4
-    assert {p.article_id for p in service.retrieve("China", kb="guild-2")} == {STRIKE.id}
-    assert service.store.knowledge_bases() == ["guild-1", "guild-2"]
+def test_knowledge_bases_are_separate(fake_service: NewsService, seed_article: Article) -> None:
+    fake_service.add(seed_article, kb="guild-1")
+    fake_service.add(STRIKE, kb="guild-2")
+    assert [p.article_id for p in fake_service.retrieve("strike", kb="guild-1")] == [
+        seed_article.id
+    ] * 4
+    assert {p.article_id for p in fake_service.retrieve("China", kb="guild-2")} == {STRIKE.id}
+    assert fake_service.store.knowledge_bases() == ["guild-1", "guild-2"]
 
 
 def test_the_same_story_under_another_headline_is_not_stored_twice(
-    seeded: NewsService, seed_article: Article
+    fake_seeded: NewsService, seed_article: Article
 ) -> None:
     copy = replace(seed_article, id="copy", title="Another headline", text=seed_article.text + " ")
-    result = seeded.add(copy)
+    result = fake_seeded.add(copy)
     assert (result.status, result.duplicate_of) == ("unchanged", seed_article.id)
-    assert [a.id for a in seeded.list()] == [seed_article.id]
+    assert [a.id for a in fake_seeded.list()] == [seed_article.id]
 
 
-def test_a_near_copy_does_not_fill_the_top_k(seeded: NewsService, seed_article: Article) -> None:
+def test_a_near_copy_does_not_fill_the_top_k(
+    fake_seeded: NewsService, seed_article: Article
+) -> None:
     # The same story with a correction line appended: a new article, but most of its
     # passages repeat the original word for word; they must not take two places in the top 4.
     near = replace(seed_article, id="near", text=seed_article.text + "\n\nCorrection: edited.")
-    assert seeded.add(near).status == "added"
-    passages = seeded.retrieve("Why did China refuse the meeting?", k=4)
+    assert fake_seeded.add(near).status == "added"
+    passages = fake_seeded.retrieve("Why did China refuse the meeting?", k=4)
     texts = [p.text for p in passages]
     assert len(set(texts)) == len(texts) == 4
 
 
 def test_orphan_chunks_of_an_interrupted_write_are_never_returned(
-    seeded: NewsService, seed_article: Article
+    fake_seeded: NewsService, seed_article: Article
 ) -> None:
     # The article record is written last: without it, its chunks must stay invisible.
-    seeded.store._collection("default", "articles").delete(ids=[seed_article.id])
-    assert seeded.retrieve("Why did China refuse the meeting?") == []
-    assert seeded.add(seed_article).status == "added"  # and the next write sweeps them
-    assert seeded.store.count_chunks("default") == 4
+    fake_seeded.store._collection("default", "articles").delete(ids=[seed_article.id])
+    assert fake_seeded.retrieve("Why did China refuse the meeting?") == []
+    assert fake_seeded.add(seed_article).status == "added"  # and the next write sweeps them
+    assert fake_seeded.store.count_chunks("default") == 4
 
 
 @pytest.mark.parametrize(
     ("question", "message"),
     [("", "empty"), ("   ", "empty"), ("x" * 1001, "too long")],
 )
-def test_bad_questions_are_refused(seeded: NewsService, question: str, message: str) -> None:
+def test_bad_questions_are_refused(fake_seeded: NewsService, question: str, message: str) -> None:
     with pytest.raises(QuestionError, match=message):
-        seeded.ask(question)
+        fake_seeded.ask(question)
 
 
-def test_a_follow_up_uses_the_previous_question(seeded: NewsService) -> None:
-    first = seeded.ask("Why did China refuse the meeting?")
-    follow = seeded.ask(
+def test_a_follow_up_uses_the_previous_question(fake_seeded: NewsService) -> None:
+    first = fake_seeded.ask("Why did China refuse the meeting?")
+    follow = fake_seeded.ask(
         "and what did the Pentagon say about it?", history=[Turn(first.question, first.answer)]
     )
     assert follow.standalone_question is not None
@@ -118,7 +125,7 @@ def test_a_second_process_on_the_same_store_is_refused(tmp_path: Path) -> None:
 
 
 def test_invalid_knowledge_base_names_are_refused(
-    make_service: Callable[..., NewsService],
+    make_fake_service: Callable[..., NewsService],
 ) -> None:
     with pytest.raises(StoreError, match="invalid knowledge base"):
-        make_service().list(kb="../etc")
+        make_fake_service().list(kb="../etc")
