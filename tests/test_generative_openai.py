@@ -19,6 +19,8 @@ from test_cli import assert_ask_json_contract
 
 from bot.cli import Context, main
 from retrieval.answer.citation_check import missing_facts, split_claims
+from retrieval.build import build_service
+from retrieval.config import Settings
 from retrieval.service import NewsService
 from retrieval.types import Answer, Article, Turn
 
@@ -62,11 +64,26 @@ def openai_service(
     return service
 
 
+NONE_SUPPORTED = (
+    "None of the model's sentences is supported by the passage it cites; "
+    "this is the extractive answer."
+)
+
+
+def unmarked(sentence: str) -> str:
+    """A sentence as the checker compares it: without its [n] markers."""
+    return next((c.text for c in split_claims(sentence)), "")
+
+
 @pytest.mark.server
 def test_smollm2_answers_are_checked_sentence_by_sentence(
     llama_server: str, make_service: Callable[..., NewsService], seed_article: Article
 ) -> None:
     service = openai_service(make_service, seed_article, llama_server)
+    # the same store answered without the model: what a fallback must give
+    extractive = build_service(
+        Settings(llm="extractive"), embeddings=service.embeddings, store=service.store
+    )
     dropped = kept = 0
     for question in SEED_QUESTIONS:
         *streamed, answer = service.stream(question)
@@ -74,15 +91,23 @@ def test_smollm2_answers_are_checked_sentence_by_sentence(
         assert streamed, "the server streamed no tokens"
         data = answer.to_json()
         assert_ask_json_contract(data, {seed_article.id: seed_article.text})
-        assert answer.answerer in ("openai:smollm2", "extractive")
+        written = [c.text for c in split_claims("".join(str(t) for t in streamed))]
+        removed = [unmarked(sentence) for sentence in answer.dropped]
+        assert set(removed) <= set(written)  # what was removed is what the model wrote
         dropped += len(answer.dropped)
-        for sentence in answer.dropped:
-            assert sentence in "".join(streamed)  # what was removed is what the model wrote
         if answer.answerer == "extractive":
-            assert answer.notice and "this is the extractive answer" in answer.notice
+            # nothing the model wrote stood: the answer is the extractive one, and says so
+            assert answer.notice == NONE_SUPPORTED
+            assert removed == written
+            assert answer.answer == extractive.ask(question).answer
             continue
-        # every sentence left cites a passage holding its numbers, dates and names
-        for claim in split_claims(answer.answer):
+        assert answer.answerer == "openai:smollm2" and answer.notice is None
+        claims = split_claims(answer.answer)
+        assert claims, "the model's answer kept no sentence but was not replaced"
+        # every sentence the model wrote is either kept or listed as dropped, never both
+        assert sorted([c.text for c in claims] + removed) == sorted(written)
+        # every sentence kept cites a passage holding its numbers, dates and names
+        for claim in claims:
             kept += 1
             assert claim.markers, claim
             for n in claim.markers:

@@ -4,6 +4,7 @@ or private addresses (or to switch that protection off) through /add_article."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -219,10 +220,44 @@ def test_no_command_can_switch_private_urls_on() -> None:
     assert not {name for _, name in parameters} & settings_fields - {"title"}
 
 
-def test_the_bot_never_calls_load() -> None:
-    """The bot's view of the service has `fetch` (URLs only) and no `load` (paths)."""
-    from bot.discord_bot.news import NewsAPI
+class RecordingCalls:
+    """The real service, recording the name of every method the bot calls on it."""
 
-    assert hasattr(NewsAPI, "fetch") and not hasattr(NewsAPI, "load")
-    source = (Path(__file__).parent.parent / "bot" / "discord_bot").rglob("*.py")
-    assert not any(".load(" in path.read_text("utf-8") for path in source)
+    def __init__(self, inner: NewsService) -> None:
+        self.inner = inner
+        self.called: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.inner, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.called.append(name)
+            return attribute(*args, **kwargs)
+
+        return call
+
+
+@pytest.mark.server
+async def test_no_path_or_file_url_sent_to_the_bot_reads_a_local_file(
+    default_service: NewsService, tmp_path: Path
+) -> None:
+    """A member names a file on the bot's machine every way a path can be written: each is
+    refused, nothing is read, stored or shown, and the bot never asks the service to load."""
+    secret = tmp_path / "secret.txt"  # in the bot's working directory, too
+    secret.write_text("Launch codes\n\nThe launch code is 0451-SECRET.", "utf-8")
+    sources = [str(secret), f"file://{secret}", f"FILE:{secret}", "secret.txt", "./secret.txt"]
+    service = RecordingCalls(default_service)
+    replies: dict[str, str] = {}
+    async with discord_bot(service) as (fake, _):
+        for source in sources:
+            callback, token = await slash(fake, "add_article", {"url": source}, user=fake.admin)
+            if callback.json["type"] == 5:  # deferred: the bot went on with the source
+                replies[source] = (await followup(fake, token)).json["content"]
+            else:
+                replies[source] = callback.json["data"]["content"]
+        assert default_service.list(kb=kb_of(fake)) == []
+        assert "0451-SECRET" not in json.dumps([call.json for call in fake.calls])
+    assert not {"load", "ingest", "fetch", "add"} & set(service.called)
+    assert all("must be a web address" in reply for reply in replies.values()), replies

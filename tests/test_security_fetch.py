@@ -227,9 +227,19 @@ def test_one_private_address_among_the_resolved_ones_refuses_the_url(
         )
 
 
-def test_a_host_whose_addresses_are_all_public_passes() -> None:
-    resolve = resolving_to(PUBLIC_V4, "2606:2800:220:1:248:1893:25c8:1946")
-    check_url("https://news.example/story", allow_private=False, resolve=resolve)
+@pytest.mark.parametrize(
+    ("url", "port"), [("https://news.example/story", 443), ("http://news.example:8080/a", 8080)]
+)
+def test_a_host_whose_addresses_are_all_public_passes(url: str, port: int) -> None:
+    """Passed after the host's addresses were looked up (on the URL's port), not waved through."""
+    asked: list[tuple[str, int]] = []
+
+    def resolve(host: str, port: int) -> list[str]:
+        asked.append((host, port))
+        return [PUBLIC_V4, "2606:2800:220:1:248:1893:25c8:1946"]
+
+    assert check_url(url, allow_private=False, resolve=resolve) is None
+    assert asked == [("news.example", port)]
 
 
 @pytest.mark.parametrize(
