@@ -191,6 +191,13 @@ def remove(obj: Context, article_id: str, kb: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
 @click.option("--baseline", is_flag=True, help="Also run the tutorial setup, for comparison.")
 @click.option("--sweep", is_flag=True, help="Also show the abstention trade-off by threshold.")
+@click.option(
+    "--details",
+    "details_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write one JSON line per question (gold, rank of the first passage holding it, "
+    "answer, correct, lead correct) to this file, for error analysis.",
+)
 @click.pass_obj
 def evaluate(
     obj: Context,
@@ -199,6 +206,7 @@ def evaluate(
     as_json: bool,
     baseline: bool,
     sweep: bool,
+    details_path: Path | None,
 ) -> None:
     """Measure retrieval, answers and abstention on QUESTIONS (JSONL) over a corpus."""
     from retrieval.evaluation.run import run_eval
@@ -213,6 +221,7 @@ def evaluate(
         list(corpus),
         with_baseline=baseline,
         sweep=sweep,
+        details_path=details_path,
         progress=progress,
     )
     if as_json:

@@ -11,7 +11,14 @@ from fakes import FakeEmbeddings
 
 import retrieval.build
 from bot.cli import Context, main
-from retrieval.evaluation.run import EvalQuestion, Outcome, contains_answer, summarise
+from retrieval.evaluation.run import (
+    EvalQuestion,
+    Outcome,
+    contains_answer,
+    details,
+    lead_sentence,
+    summarise,
+)
 from retrieval.service import NewsService
 
 
@@ -56,6 +63,34 @@ def test_summarise_computes_every_figure() -> None:
     assert report["false_abstain_rate"] == pytest.approx(1 / 3, abs=1e-4)
     assert report["unanswerable_abstain_rate"] == 0.5
     assert report["latency_p50_ms"] == report["latency_p95_ms"] == 10.0
+
+
+def test_lead_accuracy_judges_only_the_text_before_the_first_marker() -> None:
+    assert lead_sentence("Ford cut it. [1] Gold too. [2]") == "Ford cut it. "
+    assert lead_sentence("no markers: gold") == "no markers: gold"
+    outcomes = [
+        outcome(True, ["gold"], "The gold answer. [1] More. [2]", False),  # lead right
+        outcome(True, ["gold"], "Off topic. [1] But gold here. [2]", False),  # only later
+        outcome(True, ["gold"], "gold", True),  # abstained: never counted
+        outcome(False, ["x"], "gold [1]", False),  # unanswerable: not in the figure
+    ]
+    report = summarise(outcomes)
+    assert report["answer_accuracy"] == pytest.approx(2 / 3, abs=1e-4)
+    assert report["lead_accuracy"] == pytest.approx(1 / 3, abs=1e-4)
+    rows = details(outcomes)
+    assert rows[1] == {
+        "id": "q",
+        "question": "?",
+        "answers": ["gold"],
+        "answerable": True,
+        "gold_rank": 1,
+        "answer": "Off topic. [1] But gold here. [2]",
+        "abstained": False,
+        "correct": True,
+        "lead_correct": False,
+    }
+    assert [r["lead_correct"] for r in rows] == [True, False, False, False]
+    assert [r["gold_rank"] for r in rows] == [1, 1, 1, None]
 
 
 def test_eval_command_runs_and_caches_the_corpus(
@@ -109,15 +144,21 @@ def test_eval_command_runs_and_caches_the_corpus(
         )
     )
     args = ["eval", str(questions), "--corpus", str(corpus), "--json", "--baseline"]
-    first = CliRunner().invoke(main, args, obj=Context())
+    rows_path = tmp_path / "details.jsonl"
+    first = CliRunner().invoke(main, [*args, "--details", str(rows_path)], obj=Context())
     assert first.exit_code == 0, first.output
     report = json.loads(first.output)
+    rows = [json.loads(line) for line in rows_path.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["1", "2", "3"]
+    assert rows[0]["gold_rank"] == 1 and rows[0]["correct"] and rows[0]["lead_correct"]
+    assert rows[2]["answerable"] is False and rows[2]["abstained"] is True
     for key in (
         "retrieval_hit@1",
         "retrieval_hit@4",
         "retrieval_hit@10",
         "mrr@10",
         "answer_accuracy",
+        "lead_accuracy",
         "abstain_precision",
         "false_abstain_rate",
         "unanswerable_abstain_rate",

@@ -3,6 +3,8 @@
 A gold answer is "contained" in a text when its lower-cased alphanumeric tokens appear there as
 a contiguous run ("58%" matches "58 %"; "2" does not match "2024"). Retrieval figures and
 answer accuracy are over the answerable questions; abstention figures over both kinds.
+Lead accuracy asks the same of the answer's first sentence only (the text before its first
+`[n]` marker): the answer is judged by what it leads with.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from retrieval.errors import ArticleError
 __all__ = [
     "EvalQuestion",
     "contains_answer",
+    "details",
+    "gold_rank",
+    "lead_sentence",
     "load_questions",
     "summarise",
 ]
@@ -73,6 +78,49 @@ def contains_answer(text: str, gold: str) -> bool:
 
 def _contains_any(text: str, answers: Sequence[str]) -> bool:
     return any(contains_answer(text, gold) for gold in answers)
+
+
+_MARKER = re.compile(r"\[\d+\]")
+
+
+def lead_sentence(answer: str) -> str:
+    """The answer's first sentence: its text before the first `[n]` marker (all of it when
+    it has none, as the baseline's top passage)."""
+    return _MARKER.split(answer, maxsplit=1)[0]
+
+
+def gold_rank(outcome: Outcome) -> int | None:
+    """The rank (1-10) of the first passage holding a gold answer, or None."""
+    for index, text in enumerate(outcome.passages[:10], start=1):
+        if _contains_any(text, outcome.question.answers):
+            return index
+    return None
+
+
+def _correct(o: Outcome) -> bool:
+    return not o.abstained and _contains_any(o.answer, o.question.answers)
+
+
+def _lead_correct(o: Outcome) -> bool:
+    return not o.abstained and _contains_any(lead_sentence(o.answer), o.question.answers)
+
+
+def details(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
+    """One row per question, for error analysis (`newsbot eval --details FILE`)."""
+    return [
+        {
+            "id": o.question.id,
+            "question": o.question.question,
+            "answers": o.question.answers,
+            "answerable": o.question.answerable,
+            "gold_rank": gold_rank(o),
+            "answer": o.answer,
+            "abstained": o.abstained,
+            "correct": _correct(o),
+            "lead_correct": _lead_correct(o),
+        }
+        for o in outcomes
+    ]
 
 
 def load_questions(path: Path) -> list[EvalQuestion]:
@@ -127,13 +175,7 @@ def summarise(outcomes: list[Outcome]) -> dict[str, Any]:
     answerable = [o for o in outcomes if o.question.answerable]
     unanswerable = [o for o in outcomes if not o.question.answerable]
 
-    def rank(o: Outcome) -> int | None:
-        for index, text in enumerate(o.passages[:10], start=1):
-            if _contains_any(text, o.question.answers):
-                return index
-        return None
-
-    ranks = [rank(o) for o in answerable]
+    ranks = [gold_rank(o) for o in answerable]
 
     def rate(part: int, whole: int) -> float | None:
         return round(part / whole, 4) if whole else None
@@ -142,9 +184,8 @@ def summarise(outcomes: list[Outcome]) -> dict[str, Any]:
         return rate(sum(1 for r in ranks if r is not None and r <= k), len(answerable))
 
     abstained = [o for o in outcomes if o.abstained]
-    correct = sum(
-        1 for o in answerable if not o.abstained and _contains_any(o.answer, o.question.answers)
-    )
+    correct = sum(1 for o in answerable if _correct(o))
+    lead_correct = sum(1 for o in answerable if _lead_correct(o))
     latencies = [o.latency_ms for o in outcomes]
     mrr = statistics.fmean(1 / r if r else 0.0 for r in ranks) if ranks else None
     return {
@@ -156,6 +197,7 @@ def summarise(outcomes: list[Outcome]) -> dict[str, Any]:
         "retrieval_hit@10": hit(10),
         "mrr@10": round(mrr, 4) if mrr is not None else None,
         "answer_accuracy": rate(correct, len(answerable)),
+        "lead_accuracy": rate(lead_correct, len(answerable)),
         "abstain_precision": rate(
             sum(1 for o in abstained if not o.question.answerable), len(abstained)
         ),
@@ -225,10 +267,12 @@ def run_eval(
     *,
     with_baseline: bool = False,
     sweep: bool = False,
+    details_path: Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Metrics for newsbot (and the tutorial baseline) over one question set and corpus;
-    `sweep` adds the abstention trade-off of the extractive answerer over its threshold."""
+    `sweep` adds the abstention trade-off of the extractive answerer over its threshold;
+    `details_path` receives newsbot's row per question (JSON lines)."""
     from retrieval.answer.extractive import ExtractiveAnswerer
     from retrieval.build import build_service, load_embeddings
     from retrieval.evaluation.baseline import TutorialBaseline
@@ -278,6 +322,10 @@ def run_eval(
     finally:
         service.close()
     report.update(summarise(outcomes))
+    if details_path is not None:
+        details_path.write_text(
+            "".join(json.dumps(row) + "\n" for row in details(outcomes)), "utf-8"
+        )
     if sweep:
         report["abstention_sweep"] = abstention_sweep(scored)
     report["index_cached"] = cached
