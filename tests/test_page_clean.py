@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.chunking import split_sentences
-from retrieval.page_clean import chrome_kind, clean_page_text
+from retrieval.ingest.page_clean import chrome_kind, clean_page_text
+from retrieval.text.sentences import split_sentences
 
 # cnn.com/2022/12/03/asia/south-korea-worlds-lowest-fertility-rate-intl-hnk-dst
 CNN_PAGE = """Seoul, South Korea CNN —
@@ -209,3 +209,18 @@ def test_a_clean_text_is_left_as_it_is() -> None:
     text = "Dock workers in Rotterdam won a 6% pay rise.\n\nThe strike ended on Friday."
     assert clean_page_text(text) == text
     assert clean_page_text("Advertisement\n\nRead more here.") == ""
+
+
+def test_articles_are_stored_without_their_chrome_under_the_id_they_always_had() -> None:
+    from retrieval.ingest.articles import article_id, make_article
+
+    page = (
+        "Lebanon has been attacked by something the world has never seen before.\n"
+        "Sign-up for Your Vote: Text with the USA TODAY elections team.\n"
+        "Hundreds of pagers exploded across the country on Tuesday.\n"
+        "Eric Lagatta covers breaking and trending news for USA TODAY. Reach him at elagatta@gannett.com"
+    )
+    article = make_article(text=page, title="Pagers explode")
+    assert "Sign-up" not in article.text and "Reach him" not in article.text
+    assert "Hundreds of pagers exploded across the country on Tuesday." in article.text
+    assert article.id == article_id(page, None)  # stores made before cleaning keep their ids

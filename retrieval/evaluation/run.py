@@ -33,7 +33,7 @@ __all__ = [
     "summarise",
 ]
 
-CACHE_FORMAT = "2"  # bump when what is stored for a corpus changes
+CACHE_FORMAT = "3"  # bump when what is stored for a corpus changes (3: pages cleaned)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.errors import ArticleError
+from retrieval.ingest.page_clean import clean_page_text
 from retrieval.text.dates import read_date
 from retrieval.types import Article
 
@@ -88,9 +89,13 @@ def make_article(
     text = strip_inline_html(text).strip()
     if not text:
         raise ArticleError(f"{where}: the article has no text")
+    # The id is that of the text as given, so ids of articles stored before pages were
+    # cleaned stay the same; a page that is all chrome keeps its text.
+    stable_id = str(id).strip() if id else article_id(text, url)
+    text = clean_page_text(text).strip() or text
     title = strip_inline_html(title or "").strip() or _title_from_text(text)
     return Article(
-        id=str(id).strip() if id else article_id(text, url),
+        id=stable_id,
         title=title,
         text=text,
         url=url or None,

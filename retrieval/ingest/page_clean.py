@@ -127,8 +127,10 @@ _CREDIT_END = re.compile(
     r"(\bGetty Images( for [\w .&'’-]+)?|\bShutterstock|\bAP Photo[\w .'/-]*|"
     r"/(AP|Reuters|AFP|CNN|EPA[\w-]*|Bloomberg|Sipa USA|Imagn[\w ]*|USA TODAY( Network| Sports)?)|"
     r"\bUSA TODAY Network|\bImagn Images|\bProvided by [\w .&'’-]+|\bcourtesy( of)? [\w .&'’/-]+|"
-    # any "Name/Agency" that opens the line or follows the caption's last sentence
-    r"(^|[.!?)”]\s+)[A-Z][\w.'’ -]{1,40}(/[A-Z][\w.&'’ -]+)+)\)?$"
+    # any "Name/Agency" that opens the line or follows the caption's last sentence, every
+    # word capitalised ("Swindon/Notts Co v Middlesbrough", a BBC fixture list, is no credit)
+    r"(^|[.!?)”]\s+)[A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){0,4}"
+    r"(/[A-Z][\w.&'’-]*(?: [A-Z&][\w.&'’-]*){0,3})+)\)?$"
 )
 _CREDIT_LABEL = re.compile(r"^\(?(photo|image|picture|credit|photograph)s?( by)?\s*[:/]", re.I)
 _NAME = r"[A-Z][\w.'’-]+(?: [A-Z][\w.'’-]+){0,3}"
