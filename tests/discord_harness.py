@@ -172,13 +172,13 @@ def quotes_in(call: Call) -> list[str]:
     descriptions = "\n".join(e.get("description") or "" for e in call.json.get("embeds", []))
     return [
         unescape(m.group(1)).removesuffix("…")
-        for m in re.finditer(r"^> “(.*)”$", descriptions, re.M)
+        for m in re.finditer(r"^> \*\*\[\d+\]\*\* “(.*)”$", descriptions, re.M)
     ]
 
 
 def cited_numbers(call: Call) -> set[int]:
     descriptions = "\n".join(e.get("description") or "" for e in call.json.get("embeds", []))
-    return {int(n) for n in re.findall(r"^\*\*\[(\d+)\]\*\*", descriptions, re.M)}
+    return {int(n) for n in re.findall(r"^> \*\*\[(\d+)\]\*\*", descriptions, re.M)}
 
 
 async def slash(
