@@ -26,10 +26,10 @@ __all__ = [
     "added_message",
     "answer_messages",
     "articles_page",
-    "shorten_quote",
     "by_article",
     "masked_link",
     "passages",
+    "shorten_quote",
     "source_entry",
     "split_text",
 ]
