@@ -544,6 +544,17 @@ class FakeDiscord:
             limit = declared.get(name, {}).get("max_length")
             if kind == 3 and limit is not None and len(value) > limit and name != focused:
                 raise ValueError(f"Discord never sends /{command_name} {name}: over {limit} chars")
+            if kind == 7:  # CHANNEL: "Partial Channel objects only have id, name, type and
+                # permissions fields" (receiving-and-responding.mdx, Resolved Data Structure)
+                channel = self.channel_payload(value)
+                data.setdefault("resolved", {}).setdefault("channels", {})[str(value)] = {
+                    "id": channel["id"],
+                    "name": channel["name"],
+                    "type": channel["type"],
+                    "permissions": str(
+                        guild.permissions_of(user["id"] if user else self.alice["id"])
+                    ),
+                }
             option: Json = {"name": name, "type": kind, "value": value}
             if name == focused:
                 # "The option the user is currently typing will be sent with a `focused: true`

@@ -26,7 +26,7 @@ from discord_harness import (
     sent_message,
     slash,
 )
-from fake_discord import FakeDiscord, assert_private, is_private, running_bot
+from fake_discord import FakeDiscord, assert_private, running_bot
 
 from bot.discord_bot import DiscordSettings, build_bot
 from bot.discord_bot.app import ShardedNewsBot

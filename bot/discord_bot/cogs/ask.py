@@ -114,7 +114,10 @@ class AskCog(commands.Cog, name="Questions"):
         if isinstance(interaction.channel, discord.TextChannel) and interaction.guild_id:
             settings = await self.servers.get(interaction.guild_id)
             if settings.threads:
-                await sent[0].create_thread(name=thread_name(question))
+                # the answer's message starts the thread (a webhook message knows no guild)
+                await interaction.channel.create_thread(
+                    name=thread_name(question), message=discord.Object(sent[0].id)
+                )
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
