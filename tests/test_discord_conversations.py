@@ -94,7 +94,7 @@ async def test_the_ask_channel_a_thread_per_question_and_follow_ups_after_a_rest
         channel = fake.guilds[0].channel_id
         async with running_bot(build_bot(service=service, options=DiscordSettings(**OPTIONS)), fake):  # fmt: skip
             callback, _ = await slash(fake, "set_ask_channel", {"channel": str(channel)}, user=fake.admin)  # fmt: skip
-            assert_private(callback) and None
+            assert_private(callback)
             assert "is now a question" in callback.json["data"]["content"]
 
             question = await fake.send_message(channel, "What did the Pentagon say?")
