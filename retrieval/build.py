@@ -167,7 +167,10 @@ def build_service(
         max_article_chars=settings.max_article_chars,
         group_chunks=settings.ingest_group_chunks,
     )
+    from retrieval.index.server_records import ServerRecords
+
     return NewsService(
+        records=ServerRecords(store.lexical.path),
         pipeline=pipeline,
         retriever=retriever,
         ingester=ingester,

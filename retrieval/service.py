@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from datetime import date
 from typing import TYPE_CHECKING
@@ -18,11 +19,22 @@ from retrieval.ingest.uploads import (
     article_from_text,
     articles_from_file,
 )
-from retrieval.types import AddResult, Answer, Article, Passage, Question, StoredArticle, Turn
+from retrieval.types import (
+    AddResult,
+    Answer,
+    Article,
+    Feedback,
+    Passage,
+    Question,
+    ServerSettings,
+    StoredArticle,
+    Turn,
+)
 
 if TYPE_CHECKING:
     from retrieval.index.embeddings import SentenceEmbeddings
     from retrieval.index.retriever import HybridRetriever
+    from retrieval.index.server_records import ServerRecords
     from retrieval.index.store import ArticleStore
     from retrieval.ingest.ingester import Ingester
     from retrieval.pipeline import AnswerPipeline
@@ -59,8 +71,10 @@ class NewsService:
         top_k: int,
         max_question_chars: int,
         clock: Callable[[], date | None],
+        records: ServerRecords | None = None,
     ) -> None:
         self.pipeline = pipeline
+        self.records = records
         self.retriever = retriever
         self.ingester = ingester
         self._load = load
@@ -219,5 +233,27 @@ class NewsService:
     def remove(self, article_id: str, *, kb: str = DEFAULT_KB) -> bool:
         return self.store.remove_article(kb, article_id)
 
+    # -- Discord servers: their settings and the votes on answers --------------------------
+    def server_settings(self, guild_id: int) -> ServerSettings:
+        return self._records().settings(guild_id)
+
+    def save_server_settings(self, guild_id: int, settings: ServerSettings) -> None:
+        self._records().save_settings(guild_id, settings)
+
+    def record_feedback(self, feedback: Feedback) -> Feedback:
+        """Store a vote on an answer (with its question, answer and knowledge base)."""
+        return self._records().add_feedback(feedback)
+
+    def feedback(self, guild_id: int, *, limit: int = 10) -> builtins.list[Feedback]:
+        """The server's latest votes, newest first."""
+        return self._records().feedback(guild_id, limit=limit)
+
+    def _records(self) -> ServerRecords:
+        if self.records is None:
+            raise RuntimeError("this service was built without server records")
+        return self.records
+
     def close(self) -> None:
+        if self.records is not None:
+            self.records.close()
         self.store.close()

@@ -22,8 +22,10 @@ __all__ = [
     "DateNote",
     "Draft",
     "Evidence",
+    "Feedback",
     "Passage",
     "Question",
+    "ServerSettings",
     "SourcesDiffer",
     "StoredArticle",
     "TimelineEntry",
@@ -107,6 +109,30 @@ class Turn:
 
     question: str
     answer: str = ""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """A Discord server's own settings: the channel where every message is a question, whether
+    answers to /ask and mentions open a thread, and the knowledge base each channel uses (by
+    name, within the server's own; a channel not listed uses the server's)."""
+
+    ask_channel_id: int | None = None
+    threads: bool = False
+    channel_kbs: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A member's 👍 (+1) or 👎 (-1) on an answer: what was asked and answered, where — never
+    who voted. `created_at` is an ISO timestamp (set when stored)."""
+
+    guild_id: int
+    kb: str
+    question: str
+    answer: str
+    vote: int
+    created_at: str = ""
 
 
 @dataclass(frozen=True)

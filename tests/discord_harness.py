@@ -26,7 +26,17 @@ from retrieval.config import Settings
 from retrieval.index.embeddings import SentenceEmbeddings
 from retrieval.ingest.articles import article_from_dict
 from retrieval.service import NewsService
-from retrieval.types import ABSTAIN_TEXT, AddResult, Answer, Article, Citation, StoredArticle, Turn
+from retrieval.types import (
+    ABSTAIN_TEXT,
+    AddResult,
+    Answer,
+    Article,
+    Citation,
+    Feedback,
+    ServerSettings,
+    StoredArticle,
+    Turn,
+)
 
 SEED = article_from_dict(
     json.loads(resources.files("retrieval").joinpath("demo/seed_article.json").read_text("utf-8"))
@@ -79,6 +89,18 @@ class DelegatingService:
 
     def remove(self, article_id: str, *, kb: str) -> bool:
         return self.inner.remove(article_id, kb=kb)
+
+    def server_settings(self, guild_id: int) -> ServerSettings:
+        return self.inner.server_settings(guild_id)
+
+    def save_server_settings(self, guild_id: int, settings: ServerSettings) -> None:
+        self.inner.save_server_settings(guild_id, settings)
+
+    def record_feedback(self, feedback: Feedback) -> Feedback:
+        return self.inner.record_feedback(feedback)
+
+    def feedback(self, guild_id: int, *, limit: int = 10) -> list[Feedback]:
+        return self.inner.feedback(guild_id, limit=limit)
 
 
 class RecordingService(DelegatingService):
@@ -166,13 +188,13 @@ def quotes_in(call: Call) -> list[str]:
     descriptions = "\n".join(e.get("description") or "" for e in call.json.get("embeds", []))
     return [
         unescape(m.group(1)).removesuffix("…")
-        for m in re.finditer(r"^> “(.*)”$", descriptions, re.M)
+        for m in re.finditer(r"^> \*\*\[\d+\]\*\* “(.*)”$", descriptions, re.M)
     ]
 
 
 def cited_numbers(call: Call) -> set[int]:
     descriptions = "\n".join(e.get("description") or "" for e in call.json.get("embeds", []))
-    return {int(n) for n in re.findall(r"^\*\*\[(\d+)\]\*\*", descriptions, re.M)}
+    return {int(n) for n in re.findall(r"^> \*\*\[(\d+)\]\*\*", descriptions, re.M)}
 
 
 async def slash(

@@ -20,8 +20,14 @@ Usage::
 Pass ``guild_ready_timeout`` (e.g. 0.05) to the bot: discord.py otherwise waits 2 s after the last
 GUILD_CREATE before firing ``on_ready``. A pytest fixture, ``fake_discord``, is provided as well
 (import ``fake_discord_fixture`` into the test module to register it).
-Not modelled: rate limits, threads, DMs, RESUME state, permission overwrites, MESSAGE_UPDATE.
-One FakeDiscord at a time per process: it patches discord.py's class-level URLs while running.
+Modelled from Discord's own documentation (github.com/discord/discord-api-docs, the files named
+at each rule): the first follow-up after a deferred response takes the defer's visibility; which
+callback types each kind of interaction accepts; string option lengths; threads started from a
+message (same id as the message, PUBLIC_THREAD, THREAD_CREATE, the THREAD_STARTER_MESSAGE, active
+threads in GUILD_CREATE after a reconnect); message components (buttons, type-3 interactions with
+``custom_id``; link buttons have none); autocomplete (type-4 interactions, type-8 responses);
+reactions. Not modelled: rate limits, DMs, private threads, RESUME state, permission overwrites,
+MESSAGE_UPDATE. One FakeDiscord at a time per process: it patches discord.py's class-level URLs.
 """
 
 from __future__ import annotations
@@ -52,8 +58,30 @@ Json = dict[str, Any]
 # Permission bits (https://discord.com/developers/docs/topics/permissions).
 MANAGE_GUILD = 0x20
 EVERYONE_PERMS = (
-    (1 << 6) | (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 31)
-)  # add reactions, view, send, embed links, attach files, read history, use app commands
+    (1 << 6)
+    | (1 << 10)
+    | (1 << 11)
+    | (1 << 14)
+    | (1 << 15)
+    | (1 << 16)
+    | (1 << 31)
+    | (1 << 35)
+    | (1 << 38)
+)  # add reactions, view, send, embed links, attach files, read history, use app commands,
+# create public threads, send messages in threads
+EPHEMERAL, LOADING = 1 << 6, 1 << 7  # message flags (resources/message.mdx, Message Flags)
+# Interaction types and the callback types each accepts (interactions/receiving-and-responding.mdx:
+# "Interaction Type" and "Interaction Callback Type" -- DEFERRED_UPDATE_MESSAGE and UPDATE_MESSAGE
+# are "only valid for component-based interactions"; APPLICATION_COMMAND_AUTOCOMPLETE_RESULT
+# "respond[s] to an autocomplete interaction").
+APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE = 2, 3, 4
+CALLBACKS_FOR = {
+    APPLICATION_COMMAND: {4, 5, 9},
+    MESSAGE_COMPONENT: {4, 5, 6, 7, 9},
+    AUTOCOMPLETE: {8},
+}
+GUILD_TEXT, PUBLIC_THREAD = 0, 11  # resources/channel.mdx, Channel Types
+THREAD_STARTER_MESSAGE = 21  # resources/message.mdx, Message Types
 INTENT_GUILD_MESSAGES = 1 << 9
 INTENT_MESSAGE_CONTENT = 1 << 15
 API_PREFIX = "/api/v10"
@@ -104,6 +132,7 @@ class FakeGuild:
     channel_name: str = "general"
     manager_role_id: int = field(default_factory=snowflake)
     members: dict[str, Json] = field(default_factory=dict)  # user id -> member payload (with user)
+    threads: dict[int, Json] = field(default_factory=dict)  # thread id -> thread channel payload
 
     def channel(self) -> Json:
         return {
@@ -152,7 +181,10 @@ class FakeGuild:
             "emojis": [],
             "stickers": [],
             "channels": [self.channel()],
-            "threads": [],
+            # "Guild Create contains a field, threads, ... all active threads in the guild that
+            # the current user is able to view" (topics/threads.mdx, Gateway Events): how a
+            # restarted bot knows the threads it answered in.
+            "threads": list(self.threads.values()),
             "members": list(self.members.values()),
             "presences": [],
             "voice_states": [],
@@ -171,6 +203,9 @@ class Call:
     query: dict[str, str] = field(default_factory=dict)
     files: list[tuple[str, bytes]] = field(default_factory=list)
     status: int = 200
+    # The message this call created or edited, as the channel now has it (the fake's record,
+    # so a test can ask whether what the bot sent is private: ``flags & EPHEMERAL``).
+    message: Json | None = None
 
     def matches(self, method: str, pattern: str) -> bool:
         """``call.matches("POST", "/interactions/*/*/callback")`` -- glob match on method and path."""
@@ -385,7 +420,24 @@ class FakeDiscord:
         return f"<@{user['id']}>"
 
     def guild_of(self, channel_id: int | str) -> FakeGuild:
-        return next(g for g in self.guilds if g.channel_id == int(channel_id))
+        return next(
+            g
+            for g in self.guilds
+            if g.channel_id == int(channel_id) or int(channel_id) in g.threads
+        )
+
+    def channel_payload(self, channel_id: int | str) -> Json:
+        """The channel or thread with this id, as GET /channels/{id} returns it."""
+        guild = self.guild_of(channel_id)
+        return guild.threads.get(int(channel_id)) or guild.channel()
+
+    def thread_of(self, message: Json) -> Json | None:
+        """The thread started from ``message`` (it has the message's id), if any."""
+        return self.guild_of(message["channel_id"]).threads.get(int(message["id"]))
+
+    def channel_messages(self, channel_id: int | str) -> list[Json]:
+        """The messages of one channel or thread, oldest first."""
+        return [m for m in self.messages.values() if m["channel_id"] == str(channel_id)]
 
     async def wait_ready(self, timeout: float = 5.0) -> None:
         """Wait until READY and every GUILD_CREATE went out (the client fires on_ready a bit later)."""
@@ -436,6 +488,11 @@ class FakeDiscord:
             {**u, **({"member": m} if (m := self._partial_member(guild, u)) else {})}
             for u in mentions
         ]
+        msg["mention_roles"] = re.findall(r"<@&(\d+)>", content)
+        msg["mention_everyone"] = "@everyone" in content or "@here" in content
+        if int(channel_id) in guild.threads:
+            guild.threads[int(channel_id)]["message_count"] += 1
+            guild.threads[int(channel_id)]["total_message_sent"] += 1
         await self._broadcast_message(msg)
         return msg
 
@@ -454,21 +511,26 @@ class FakeDiscord:
         user: Json | None = None,
         permissions: str | None = None,
         locale: str = "en-US",
+        focused: str | None = None,
     ) -> Json:
-        """Inject a slash-command INTERACTION_CREATE (type 2), as if ``user`` ran ``/command_name``.
+        """Inject a slash-command INTERACTION_CREATE (type 2), as if ``user`` ran ``/command_name``;
+        with ``focused`` (an option's name), the autocomplete interaction (type 4) Discord sends
+        while that option is being typed.
 
         Option types come from the synced command when there is one (else inferred from the Python
         value); ``FakeAttachment`` values become type-11 options with ``data.resolved.attachments``
         whose URL is served by this fake. ``permissions`` defaults to the member's role permissions.
         User/role/channel options get no ``resolved`` entry (the bot sees a ``discord.Object``).
+        A string longer than the synced option's ``max_length`` is refused: Discord's client never
+        sends it (interactions/application-commands.mdx, Application Command Option Structure:
+        ``min_length``/``max_length`` "for option type STRING").
         """
         guild = next(g for g in self.guilds if g.id == guild_id) if guild_id else self.guilds[0]
         channel_id = channel_id or guild.channel_id
-        user = user or self.alice
         registered = {c["name"]: c for c in self.commands.get(None, [])}
         registered.update({c["name"]: c for c in self.commands.get(guild.id, [])})
         command = registered.get(command_name, {"id": str(snowflake()), "name": command_name})
-        option_types = {o["name"]: o["type"] for o in command.get("options", [])}
+        declared = {o["name"]: o for o in command.get("options", [])}
         data: Json = {"id": command["id"], "name": command_name, "type": 1, "options": []}
         if command.get("guild_id"):
             data["guild_id"] = command["guild_id"]  # the tree looks guild commands up by this
@@ -478,8 +540,59 @@ class FakeDiscord:
                     self._attachment(value, channel_id)
                 )
                 value = str(value.id)
-            kind = option_types.get(name) or _infer_option_type(value)
-            data["options"].append({"name": name, "type": kind, "value": value})
+            kind = declared.get(name, {}).get("type") or _infer_option_type(value)
+            limit = declared.get(name, {}).get("max_length")
+            if kind == 3 and limit is not None and len(value) > limit and name != focused:
+                raise ValueError(f"Discord never sends /{command_name} {name}: over {limit} chars")
+            if kind == 7:  # CHANNEL: "Partial Channel objects only have id, name, type and
+                # permissions fields" (receiving-and-responding.mdx, Resolved Data Structure)
+                channel = self.channel_payload(value)
+                data.setdefault("resolved", {}).setdefault("channels", {})[str(value)] = {
+                    "id": channel["id"],
+                    "name": channel["name"],
+                    "type": channel["type"],
+                    "permissions": str(
+                        guild.permissions_of(user["id"] if user else self.alice["id"])
+                    ),
+                }
+            option: Json = {"name": name, "type": kind, "value": value}
+            if name == focused:
+                # "The option the user is currently typing will be sent with a `focused: true`
+                # boolean field" (application-commands.mdx, Autocomplete)
+                option["focused"] = True
+            data["options"].append(option)
+        kind = AUTOCOMPLETE if focused else APPLICATION_COMMAND
+        return await self._interact(kind, data, guild, channel_id, user, permissions, locale)
+
+    async def click(self, message: Json, custom_id: str, *, user: Json | None = None) -> Json:
+        """Inject the INTERACTION_CREATE (type 3, MESSAGE_COMPONENT) of ``user`` pressing the
+        button ``custom_id`` under ``message``. Only a button the message carries can be pressed,
+        and link buttons (style 5) have none: components/reference.mdx, Button -- "Link buttons
+        **must** have a `url`, and cannot have a `custom_id`"; "Link buttons do not send an
+        interaction to your app when clicked"."""
+        buttons = [c for row in message.get("components", []) for c in row.get("components", [])]
+        if not any(b.get("custom_id") == custom_id for b in buttons):
+            raise ValueError(f"message {message['id']} has no button {custom_id!r}: {buttons}")
+        guild = self.guild_of(message["channel_id"])
+        data = {"custom_id": custom_id, "component_type": 2}
+        return await self._interact(
+            MESSAGE_COMPONENT, data, guild, int(message["channel_id"]), user, None, "en-US",
+            message=message,
+        )  # fmt: skip
+
+    async def _interact(
+        self,
+        kind: int,
+        data: Json,
+        guild: FakeGuild,
+        channel_id: int,
+        user: Json | None,
+        permissions: str | None,
+        locale: str,
+        *,
+        message: Json | None = None,
+    ) -> Json:
+        user = user or self.alice
         token = secrets.token_urlsafe(24)
         bot_perms = guild.permissions_of(self.bot_user["id"])
         member_perms = (
@@ -488,12 +601,12 @@ class FakeDiscord:
         payload = {
             "id": str(snowflake()),
             "application_id": self.application["id"],
-            "type": 2,
+            "type": kind,
             "data": data,
             "guild_id": str(guild.id),
             "guild": {"id": str(guild.id), "locale": "en-US", "features": []},
             "channel_id": str(channel_id),
-            "channel": guild.channel(),
+            "channel": self.channel_payload(channel_id),
             "member": {**guild.members[user["id"]], "permissions": member_perms},
             "token": token,
             "version": 1,
@@ -505,6 +618,8 @@ class FakeDiscord:
             "authorizing_integration_owners": {"0": str(guild.id)},
             "attachment_size_limit": 10 * 1024 * 1024,  # required by discord.py >= 2.5
         }
+        if message is not None:
+            payload["message"] = message
         self.interactions[token] = payload
         for s in list(self._sessions):
             await s.dispatch("INTERACTION_CREATE", payload)
@@ -553,6 +668,7 @@ class FakeDiscord:
         flags: int = 0,
         msg_type: int = 0,
         webhook_id: str | None = None,
+        components: list[Json] | None = None,
     ) -> Json:
         """A full message object, stored so GET /channels/{id}/messages/{mid} can find it later."""
         msg: Json = {
@@ -571,7 +687,7 @@ class FakeDiscord:
             "timestamp": _now(),
             "edited_timestamp": None,
             "flags": flags,
-            "components": [],
+            "components": components or [],
         }
         if webhook_id:
             msg["webhook_id"] = webhook_id
@@ -581,7 +697,7 @@ class FakeDiscord:
                 if isinstance(reference, (int, str))
                 else reference.get("message_id", reference.get("id"))
             )
-            msg["type"] = 19  # REPLY
+            msg["type"] = msg_type or 19  # REPLY
             msg["message_reference"] = {
                 "type": 0,
                 "message_id": ref_id,
@@ -635,7 +751,12 @@ class FakeDiscord:
             flags=(body.get("flags") or 0) | extra_flags,
             msg_type=msg_type,
             webhook_id=self.application["id"] if webhook else None,
+            components=_check_components(body.get("components")),
         )
+        guild = self.guild_of(channel_id)
+        if int(channel_id) in guild.threads:
+            guild.threads[int(channel_id)]["message_count"] += 1
+            guild.threads[int(channel_id)]["total_message_sent"] += 1
         if (
             self.echo_bot_messages and not msg["flags"] & 64
         ):  # ephemeral messages are never broadcast
@@ -722,7 +843,10 @@ class FakeDiscord:
             for method, pattern, handler in self._routes():
                 m = re.fullmatch(pattern, path)
                 if m and method == request.method:
-                    response = await handler(call, **m.groupdict())
+                    try:
+                        response = await handler(call, **m.groupdict())
+                    except AssertionError as broken:  # a payload Discord would refuse
+                        response = _json({"message": f"Invalid Form Body: {broken}", "code": 50035}, 400)  # fmt: skip
                     break
         call.status = response.status
         async with self._calls_changed:
@@ -753,6 +877,12 @@ class FakeDiscord:
                 ),
             ),
             ("GET", rf"/channels/{s}", self._r_channel),
+            ("POST", rf"/channels/{s}/messages/(?P<mid>\d+)/threads", self._r_start_thread),
+            (
+                "PUT",
+                rf"/channels/{s}/messages/(?P<mid>\d+)/reactions/(?P<emoji>[^/]+)/@me",
+                self._r_react,
+            ),
             ("POST", rf"/channels/{s}/messages", self._r_create_message),
             ("GET", rf"/channels/{s}/messages", self._r_history),
             ("GET", rf"/channels/{s}/messages/(?P<mid>\d+)", self._r_get_message),
@@ -763,7 +893,11 @@ class FakeDiscord:
             ("POST", rf"/webhooks/\d+/{t}", self._r_followup),
             ("GET", rf"/webhooks/\d+/{t}/messages/(?P<mid>@original|\d+)", self._r_webhook_get),
             ("PATCH", rf"/webhooks/\d+/{t}/messages/(?P<mid>@original|\d+)", self._r_webhook_edit),
-            ("DELETE", rf"/webhooks/\d+/{t}/messages/(?P<mid>@original|\d+)", self._r_no_content),
+            (
+                "DELETE",
+                rf"/webhooks/\d+/{t}/messages/(?P<mid>@original|\d+)",
+                self._r_webhook_delete,
+            ),
             ("PUT", cmds, self._r_sync_commands),
             ("GET", cmds, self._r_get_commands),
         ]
@@ -785,12 +919,74 @@ class FakeDiscord:
         ]
 
     async def _r_channel(self, call: Call, cid: str) -> web.Response:
-        return _json(self.guild_of(cid).channel())
+        return _json(self.channel_payload(cid))
+
+    async def _r_start_thread(self, call: Call, cid: str, mid: str) -> web.Response:
+        """Start Thread from Message (resources/channel.mdx): on a GUILD_TEXT channel it creates
+        a PUBLIC_THREAD whose id "will be the same as the id of the source message, and as such a
+        message can only have a single thread created from it"; name "1-100 character"; it
+        "Fires a Thread Create and a Message Update Gateway event". The thread's first message is
+        a THREAD_STARTER_MESSAGE that "_only_ contains a message reference" to the source
+        message (topics/threads.mdx, New Message Types)."""
+        guild, msg, body = self.guild_of(cid), self.messages.get(int(mid)), call.json or {}
+        if msg is None or msg["channel_id"] != cid:
+            return _json({"message": "Unknown Message", "code": 10008}, 404)
+        if int(cid) != guild.channel_id:  # a thread's message cannot start another thread
+            return _json({"message": "Cannot execute action on this channel type", "code": 50024}, 400)  # fmt: skip
+        if int(mid) in guild.threads:
+            return _json({"message": "A thread has already been created for this message", "code": 160004}, 400)  # fmt: skip
+        if not 1 <= len(body.get("name") or "") <= 100:
+            return _json({"message": "Invalid Form Body", "code": 50035}, 400)
+        thread = {
+            "id": mid,
+            "guild_id": str(guild.id),
+            "parent_id": cid,
+            "owner_id": self.bot_user["id"],
+            "type": PUBLIC_THREAD,
+            "name": body["name"],
+            "last_message_id": None,
+            "rate_limit_per_user": body.get("rate_limit_per_user") or 0,
+            "message_count": 0,
+            "member_count": 1,
+            "total_message_sent": 0,
+            "flags": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": body.get("auto_archive_duration") or 4320,
+                "archive_timestamp": _now(),
+                "locked": False,
+            },
+        }
+        guild.threads[int(mid)] = thread
+        msg["thread"] = thread
+        for s in list(self._sessions):
+            await s.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        starter = self._message(
+            mid, self.bot_user, reference=int(mid), msg_type=THREAD_STARTER_MESSAGE
+        )
+        starter["message_reference"]["channel_id"] = cid
+        starter.pop("referenced_message", None)
+        await self._broadcast_message(starter)
+        return _json(thread, 201)
+
+    async def _r_react(self, call: Call, cid: str, mid: str, emoji: str) -> web.Response:
+        msg = self.messages.get(int(mid))
+        if msg is None or msg["channel_id"] != cid:
+            return _json({"message": "Unknown Message", "code": 10008}, 404)
+        msg.setdefault("reactions", []).append({"emoji": {"name": emoji}, "me": True, "count": 1})
+        return web.Response(status=204)
 
     async def _r_create_message(self, call: Call, cid: str) -> web.Response:
-        return _json(
-            await self._bot_message(cid, call.json or {}, self._files_as_attachments(call, cid))
-        )
+        body = call.json or {}
+        ref = (body.get("message_reference") or {}).get("message_id")
+        if ref is not None and (self.messages.get(int(ref)) or {}).get("channel_id") != cid:
+            # A reply answers a message of its own channel: "`channel_id` is optional when
+            # creating a reply" (resources/message.mdx, Message Reference Structure) because it
+            # is the channel the reply is posted in, and `fail_if_not_exists` defaults to true.
+            # (Inferred from those two lines; the docs give no error code for it.)
+            return _json({"message": "Invalid Form Body", "code": 50035}, 400)
+        call.message = await self._bot_message(cid, body, self._files_as_attachments(call, cid))
+        return _json(call.message)
 
     async def _r_history(self, call: Call, cid: str) -> web.Response:
         before, after = int(call.query.get("before", 1 << 63)), int(call.query.get("after", 0))
@@ -830,11 +1026,13 @@ class FakeDiscord:
                 {"message": "Interaction has already been acknowledged.", "code": 40060}, 400
             )
         kind, body = call.json["type"], call.json.get("data") or {}
+        if kind not in CALLBACKS_FOR[interaction["type"]]:
+            return _json({"message": "Interaction callback type not allowed", "code": 50035}, 400)
         result: Json = {
             "id": interaction["id"],
-            "type": 2,
+            "type": interaction["type"],
             "response_message_loading": kind == 5,
-            "response_message_ephemeral": bool((body.get("flags") or 0) & 64),
+            "response_message_ephemeral": bool((body.get("flags") or 0) & EPHEMERAL),
         }
         response: Json = {"interaction": result}
         if kind in (4, 5):  # CHANNEL_MESSAGE_WITH_SOURCE / DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
@@ -844,12 +1042,32 @@ class FakeDiscord:
                 self._files_as_attachments(call, interaction["channel_id"]),
                 msg_type=20,
                 webhook=True,
-                extra_flags=128 if kind == 5 else 0,
+                extra_flags=LOADING if kind == 5 else 0,
             )
             self.originals[token] = msg
+            call.message = msg
             result["response_message_id"] = msg["id"]
             response["resource"] = {"type": kind, "message": msg}
-        else:
+        elif kind == 7:  # UPDATE_MESSAGE: edits the message the component is on
+            target = self.messages[int(interaction["message"]["id"])]
+            target.update(
+                {k: v for k, v in body.items() if k in ("content", "embeds", "components")}
+            )
+            self.originals[token] = call.message = target
+        else:  # 6 (DEFERRED_UPDATE_MESSAGE), 8 (autocomplete choices), 9 (modal)
+            if kind == 8:
+                choices = body.get("choices")
+                # "autocomplete choices (max of 25 choices)", each name and value 1-100 chars
+                # (receiving-and-responding.mdx; application-commands.mdx, Option Choice)
+                if (
+                    not isinstance(choices, list)
+                    or len(choices) > 25
+                    or any(
+                        not 1 <= len(c["name"]) <= 100 or not 1 <= len(str(c["value"])) <= 100
+                        for c in choices
+                    )
+                ):
+                    return _json({"message": "Invalid Form Body", "code": 50035}, 400)
             self.originals[token] = {}
         return _json(response)
 
@@ -857,12 +1075,33 @@ class FakeDiscord:
         interaction = self.interactions.get(token)
         if interaction is None:
             return _json({"message": "Unknown Webhook", "code": 10015}, 404)
-        cid = interaction["channel_id"]
-        return _json(
-            await self._bot_message(
-                cid, call.json or {}, self._files_as_attachments(call, cid), webhook=True
+        original = self.originals.get(token) or {}
+        if original.get("flags", 0) & LOADING and int(original["id"]) in self.messages:
+            # interactions/receiving-and-responding.mdx, Create Followup Message: "When using
+            # this endpoint directly after responding to an interaction with
+            # DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE, this endpoint will function as Edit Original
+            # Interaction Response ... no new message will be created, and the loading message
+            # will be edited instead. The ephemeral flag will be ignored, and the value you
+            # provided in the initial defer response will be preserved" (and issue 2866 there:
+            # an "ephemeral" first follow-up to a public defer is seen by the whole channel).
+            body = call.json or {}
+            original.update(
+                {k: v for k, v in body.items() if k in ("content", "embeds")}
+                | {"components": _check_components(body.get("components"))}
             )
+            original["flags"] &= ~LOADING  # the flags otherwise stay the defer's
+            if call.files:
+                original["attachments"] = self._files_as_attachments(call, original["channel_id"])
+            call.message = original
+            return _json(original)
+        # Otherwise a follow-up is a new message with its own flags. After the loading message
+        # was deleted there is nothing left to edit, so the next follow-up is a new message too
+        # (the docs describe only the edit of an existing loading message).
+        cid = interaction["channel_id"]
+        call.message = await self._bot_message(
+            cid, call.json or {}, self._files_as_attachments(call, cid), webhook=True
         )
+        return _json(call.message)
 
     def _webhook_message(self, token: str, mid: str) -> Json | None:
         return self.originals.get(token) if mid == "@original" else self.messages.get(int(mid))
@@ -876,12 +1115,20 @@ class FakeDiscord:
         if not msg:
             return _json({"message": "Unknown Message", "code": 10008}, 404)
         body = call.json or {}
-        msg.update({k: v for k, v in body.items() if k in ("content", "embeds")})
-        msg["flags"] &= ~128  # editing the deferred response clears LOADING
+        msg.update({k: v for k, v in body.items() if k in ("content", "embeds", "components")})
+        msg["flags"] &= ~LOADING  # editing the deferred response clears LOADING
         if call.files:
             msg["attachments"] = self._files_as_attachments(call, msg["channel_id"])
         msg["edited_timestamp"] = _now()
+        call.message = msg
         return _json(msg)
+
+    async def _r_webhook_delete(self, call: Call, token: str, mid: str) -> web.Response:
+        msg = self._webhook_message(token, mid)
+        if not msg:
+            return _json({"message": "Unknown Message", "code": 10008}, 404)
+        self.messages.pop(int(msg["id"]), None)
+        return web.Response(status=204)
 
     async def _r_sync_commands(self, call: Call, gid: str | None = None) -> web.Response:
         """Bulk overwrite (``tree.sync``): keep ids stable per name, like Discord does."""
@@ -908,6 +1155,27 @@ class FakeDiscord:
         return _json(self.commands.get(int(gid) if gid else None, []))
 
 
+def _check_components(components: Any) -> list[Json]:
+    """Buttons as components/reference.mdx allows them: action rows (type 1) of at most 5
+    buttons (type 2); "Non-link ... buttons **must** have a `custom_id`, and cannot have a
+    `url`"; "Link buttons **must** have a `url`, and cannot have a `custom_id`"; custom_id
+    1-100 characters, unique per message; label at most 80 characters; url at most 512."""
+    rows = components or []
+    ids = []
+    for row in rows:
+        assert row["type"] == 1 and 1 <= len(row["components"]) <= 5, row
+        for button in row["components"]:
+            assert button["type"] == 2, button
+            if button["style"] == 5:
+                assert "custom_id" not in button and 0 < len(button["url"]) <= 512, button
+            else:
+                assert "url" not in button and 1 <= len(button["custom_id"]) <= 100, button
+                ids.append(button["custom_id"])
+            assert len(button.get("label") or "") <= 80, button
+    assert len(rows) <= 5 and len(ids) == len(set(ids)), rows
+    return rows
+
+
 def _infer_option_type(value: Any) -> int:
     """Slash-command option type for a Python value when the command was never synced."""
     if isinstance(value, bool):
@@ -917,6 +1185,17 @@ def _infer_option_type(value: Any) -> int:
     if isinstance(value, float):
         return 10
     return 3  # STRING (attachment ids are handled by the caller)
+
+
+def is_private(call: Call) -> bool:
+    """Whether what ``call`` posted is seen only by the member (EPHEMERAL), as Discord shows it:
+    after the fake applied its rules, not as the bot asked."""
+    assert call.message is not None, f"{call.method} {call.path} posted no message"
+    return bool(call.message["flags"] & EPHEMERAL)
+
+
+def assert_private(call: Call) -> None:
+    assert is_private(call), f"seen by the whole channel: {call.message}"
 
 
 @contextlib.asynccontextmanager

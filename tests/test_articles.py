@@ -169,3 +169,16 @@ def test_tags_that_leaked_into_json_text_are_removed() -> None:
     article = make_article(text=text)
     assert article.text == "The coffin went to the Capitol to lie in state & rest."
     assert make_article(text="Rates: 3 < 4 and 5 > 2.").text == "Rates: 3 < 4 and 5 > 2."
+
+
+def test_a_pages_headline_is_its_title_not_a_sentence_of_its_body() -> None:
+    from retrieval.ingest.articles import parse_html
+
+    body = "The annual swim festival drew 3,000 swimmers on Sunday, organisers said."
+    page = (
+        "<html><head><title>Swim | Zurich News</title></head><body><article>"
+        f"<h1>Lake Zurich swim draws a record crowd</h1><p>{body}</p></article></body></html>"
+    )
+    article = parse_html(page, where="page")
+    assert article.title == "Lake Zurich swim draws a record crowd"
+    assert article.text == body

@@ -36,7 +36,7 @@ async def test_add_article_from_text_then_ask_finds_it(news_service: NewsService
         )
         assert callback.json["type"] == 5
         confirmation = (await followup(fake, token, "Added")).json["content"]
-        assert "**Lake Zurich swim**" in confirmation and "passages" in confirmation
+        assert "**Lake Zurich swim**" in confirmation and "1 passage ·" in confirmation
         answer = await ask_slash(fake, "How many swimmers came to the Lake Zurich festival?")
         assert "3,000" in answer.json["content"]
         assert "Lake Zurich swim" in answer.json["embeds"][0]["description"]
@@ -181,4 +181,4 @@ async def test_articles_are_paged(news_service: NewsService) -> None:
         _, token = await slash(fake, "articles", {"page": 2})
         listing = (await followup(fake, token, "Page 2")).json["embeds"][0]
         assert listing["footer"]["text"] == "Page 2 of 2"
-        assert listing["description"].count("passages") == 2
+        assert listing["description"].count("1 passage") == 2

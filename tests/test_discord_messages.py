@@ -106,8 +106,8 @@ def test_a_short_answer_is_one_message_with_its_sources_last() -> None:
     assert sources.title == "Sources"
     assert sources.description is not None
     assert sources.description.index("[1]") < sources.description.index("[2]")
-    assert "<https://example.com/story-1>" in sources.description  # <...>: no link preview
-    assert "> “The quoted sentence number 2.”" in sources.description
+    assert "**[Headline 1](https://example.com/story-1)**" in sources.description  # linked
+    assert "> **[2]** “The quoted sentence number 2.”" in sources.description
 
 
 def test_a_slash_answer_quotes_the_question_first() -> None:
@@ -200,13 +200,40 @@ def test_long_quotes_are_shortened_to_a_verbatim_prefix(quote: str, shown: str) 
 
 def test_source_entries_escape_markdown_but_not_links() -> None:
     entry = source_entry(
-        citation(3, title="*Breaking* news", quote="a_b and **c**", url="https://e.com/a_b")
+        [citation(3, title="*Breaking* [news]", quote="a_b and **c**", url="https://e.com/a_(b)")]
     )
     assert entry.splitlines() == [
-        r"**[3]** \*Breaking\* news",
-        "Reuters · 2023-05-29 · <https://e.com/a_b>",
-        r"> “a\_b and \*\*c\*\*”",
+        r"**[\*Breaking\* \[news\]](https://e.com/a_%28b%29)**",
+        "Reuters · 2023-05-29",
+        r"> **[3]** “a\_b and \*\*c\*\*”",
     ]
+
+
+def test_sources_are_grouped_per_article_with_dates_kept() -> None:
+    same = {"article_id": "a", "title": "Bridge collapses", "url": None}
+    cited = [
+        citation(1, quote="First.", **same),
+        citation(2, quote="Other."),
+        citation(3, quote="Second.", published_at="2024-03-04", **same),
+    ]
+    [message] = answer_messages(answer("One. [1] Two. [2] Three. [3]", cited))
+    description = message.embeds[0].description or ""
+    assert description.count("Bridge collapses") == 1  # one entry for the article [1] and [3]
+    assert description.split("\n\n")[0].splitlines() == [
+        "**Bridge collapses**",  # no URL: the title, unlinked
+        "Reuters · 2023-05-29",
+        "> **[1]** “First.”",
+        "> **[3]** “Second.”",
+    ]
+    assert "**[Headline 2](https://example.com/story-2)**" in description
+
+
+def test_a_follow_up_says_how_it_was_read() -> None:
+    read = answer("Patrick Ryder spoke. [1]", [citation(1)], standalone_question="who is he? (Patrick Ryder)")  # fmt: skip
+    [message] = answer_messages(read, asked="who is he?")
+    assert message.embeds[-1].footer.text == "Read as: who is he? (Patrick Ryder)"
+    [plain] = answer_messages(answer("Yes. [1]", [citation(1)], standalone_question="q"))
+    assert plain.embeds[-1].footer.text is None
 
 
 def test_mentions_are_left_as_written() -> None:
@@ -229,7 +256,8 @@ def stored(n: int) -> StoredArticle:
         (3, 1, 3, None),
         (25, 1, 10, "Page 1 of 3 · /articles page:2 for more"),
         (25, 3, 5, "Page 3 of 3"),
-        (25, 99, 5, "Page 3 of 3"),  # past the end: the last page
+        (25, 99, 5, "Page 3 of 3"),  # past the end: the last page, and a note saying so
+        (1, 2, 1, None),
     ],
 )
 def test_articles_are_listed_a_page_at_a_time(
@@ -241,6 +269,9 @@ def test_articles_are_listed_a_page_at_a_time(
     assert embed.footer.text == footer
     if count == 0:
         assert "/add_article" in (embed.description or "")
+    pages = max(1, -(-count // 10))
+    beyond = f"There is no page {page}: the list has {pages} page{'s' * (pages > 1)}."
+    assert (beyond in (embed.description or "")) is (page > pages and count > 0)
 
 
 def test_added_message_names_each_article_and_stays_short() -> None:
@@ -249,6 +280,9 @@ def test_added_message_names_each_article_and_stays_short() -> None:
         AddResult("def", "Old", 0, "unchanged"),
         AddResult("ghi", "Same story", 0, "unchanged", duplicate_of="def"),
     ]
+    assert added_message([AddResult("one", "Short", 1, "added")]) == (
+        "Added **Short** — 1 passage · id `one`"
+    )
     assert added_message(results).splitlines() == [
         "Added **A \\*title\\*** — 4 passages · id `abc`",
         "Already known: **Old** · id `def`",

@@ -26,7 +26,7 @@ from discord_harness import (
     sent_message,
     slash,
 )
-from fake_discord import FakeDiscord, running_bot
+from fake_discord import FakeDiscord, assert_private, running_bot
 
 from bot.discord_bot import DiscordSettings, build_bot
 from bot.discord_bot.app import ShardedNewsBot
@@ -192,11 +192,20 @@ async def test_a_failure_gets_an_apology_and_the_bot_keeps_serving(
         assert "Li Shangfu" in answer.json["content"]
 
 
-async def test_a_question_the_service_rejects_is_explained(news_service: NewsService) -> None:
+async def test_a_bad_question_is_refused_privately_before_anything_is_deferred(
+    news_service: NewsService,
+) -> None:
     async with discord_bot(news_service) as (fake, _):
-        callback, token = await slash(fake, "ask", {"question": "x" * 1200})
-        assert callback.json["type"] == 5
-        assert "too long" in (await followup(fake, token)).json["content"]
+        put = await fake.wait_for_call(lambda c: c.matches("PUT", "/applications/*/commands"))
+        [question] = next(c for c in put.json if c["name"] == "ask")["options"]
+        assert question["max_length"] == 1000  # Discord's client enforces it
+        with pytest.raises(ValueError, match="over 1000"):
+            await fake.send_interaction("ask", {"question": "x" * 1200})
+        for empty in ("   ", "<@123> @everyone <#456>"):
+            callback, _ = await slash(fake, "ask", {"question": empty})
+            assert callback.json["type"] == 4  # answered at once, never deferred
+            assert_private(callback)
+            assert "mention me with a question" in callback.json["data"]["content"]
         reply = await reply_to(fake, await mention(fake, ""))
         assert "mention me with a question" in reply.json["content"]
 
@@ -210,12 +219,26 @@ async def test_commands_are_synced_with_descriptions_and_permissions(
     async with discord_bot(news_service) as (fake, _):
         put = await fake.wait_for_call(lambda c: c.matches("PUT", "/applications/*/commands"))
         commands = {c["name"]: c for c in put.json}
-        assert set(commands) == {"ask", "add_article", "articles", "remove_article"}
+        assert set(commands) == {
+            "ask",
+            "add_article",
+            "articles",
+            "remove_article",
+            "help",
+            "set_ask_channel",
+            "set_threads",
+            "set_channel_kb",
+            "feedback_report",
+        }
         assert all(c["description"] for c in commands.values())
         assert all(o["description"] for c in commands.values() for o in c.get("options", []))
         assert str(commands["add_article"]["default_member_permissions"]) == "32"  # Manage Server
         assert str(commands["remove_article"]["default_member_permissions"]) == "32"
         assert commands["ask"]["default_member_permissions"] is None
+        for managing in ("set_ask_channel", "set_threads", "set_channel_kb", "feedback_report"):
+            assert str(commands[managing]["default_member_permissions"]) == "32"
+        assert commands["help"]["default_member_permissions"] is None
+        assert [o.get("autocomplete") for o in commands["remove_article"]["options"]] == [True]
         assert [o["name"] for o in commands["remove_article"]["options"]] == ["id"]
 
 

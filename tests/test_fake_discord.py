@@ -18,7 +18,13 @@ import pytest
 from discord import app_commands
 from discord.ext import commands
 from discord.http import Route
-from fake_discord import FakeDiscord, fake_discord_fixture, running_bot  # noqa: F401 (registers `fake_discord`)
+from fake_discord import (  # noqa: F401 (fake_discord_fixture registers `fake_discord`)
+    FakeDiscord,
+    assert_private,
+    fake_discord_fixture,
+    is_private,
+    running_bot,
+)
 
 pytestmark = pytest.mark.server  # every test runs the fake Discord on loopback
 
@@ -271,3 +277,119 @@ async def test_non_loopback_traffic_is_refused() -> None:
     finally:
         for attr in ("getaddrinfo", "sock_connect", "create_connection"):
             delattr(loop, attr)
+
+
+def make_responding_bot() -> commands.Bot:
+    """A bot that answers the ways a Discord front end may: a refusal sent as an "ephemeral"
+    follow-up after a public or a private defer, threads, buttons and autocomplete."""
+    intents = discord.Intents.default()
+    intents.message_content = True
+    bot = commands.Bot(command_prefix="!", intents=intents, guild_ready_timeout=0.05)
+
+    @bot.tree.command(name="refuse", description="Defer, then refuse privately")
+    async def refuse(interaction: discord.Interaction, private_defer: bool) -> None:
+        await interaction.response.defer(thinking=True, ephemeral=private_defer)
+        await interaction.followup.send("no", ephemeral=True)
+        await interaction.followup.send("and no again", ephemeral=True)
+
+    @bot.tree.command(name="pick", description="Autocompleted")
+    async def pick(interaction: discord.Interaction, fruit: str) -> None:
+        await interaction.response.send_message(fruit)
+
+    @pick.autocomplete("fruit")
+    async def fruits(
+        interaction: discord.Interaction, typed: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=f, value=f) for f in ("apple", "apricot", "pear") if f.startswith(typed)]  # fmt: skip
+
+    class Vote(discord.ui.View):
+        def __init__(self) -> None:
+            super().__init__(timeout=None)
+            self.add_item(discord.ui.Button(label="Read", url="https://example.com/a"))
+
+        @discord.ui.button(label="Up", custom_id="vote:up")
+        async def up(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+            await interaction.response.send_message("thanks", ephemeral=True)
+
+    bot.add_view(Vote())
+
+    @bot.event
+    async def on_message(message: discord.Message) -> None:
+        if message.author.bot or message.type is not discord.MessageType.default:
+            return
+        if isinstance(message.channel, discord.Thread):
+            history = [m.content async for m in message.channel.history(oldest_first=True)]
+            await message.channel.send(f"seen {len(history)}: {history}")
+            return
+        thread = await message.create_thread(name=message.content[:100])
+        await thread.send("in the thread", view=Vote())
+
+    return bot
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_the_first_follow_up_after_a_defer_keeps_the_defers_visibility(
+    fake_discord: FakeDiscord,
+) -> None:
+    """Discord's rule, held by the fake: an "ephemeral" refusal after a PUBLIC defer is seen
+    by the whole channel, so a bot that does it fails `assert_private`."""
+    fake = fake_discord
+    async with running_bot(make_responding_bot(), fake) as bot:
+        await bot.tree.sync()
+        for private_defer in (False, True):
+            token = (await fake.send_interaction("refuse", {"private_defer": private_defer}))["token"]  # fmt: skip
+            first, second = [
+                await fake.wait_for_call(
+                    lambda c, text=text, token=token: (
+                        c.matches("POST", f"/webhooks/*/{token}") and c.json["content"] == text
+                    )
+                )
+                for text in ("no", "and no again")
+            ]
+            assert first.json["flags"] & 64  # the bot asked for ephemeral each time
+            assert is_private(first) is private_defer  # ... Discord kept the defer's choice
+            assert first.message is fake.originals[token]  # the loading message, edited
+            assert_private(second)  # later follow-ups are new messages with their own flags
+        public_refusal = next(c for c in fake.calls if c.path.startswith("/webhooks/") and c.json["content"] == "no")  # fmt: skip
+        with pytest.raises(AssertionError, match="seen by the whole channel"):
+            assert_private(public_refusal)
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_threads_buttons_and_autocomplete(fake_discord: FakeDiscord) -> None:
+    fake = fake_discord
+    async with running_bot(make_responding_bot(), fake) as bot:
+        await bot.tree.sync()
+        channel = fake.guilds[0].channel_id
+        question = await fake.send_message(channel, "Where is the ferry?")
+        start = await fake.wait_for_call(lambda c: c.matches("POST", f"/channels/{channel}/messages/{question['id']}/threads"))  # fmt: skip
+        thread = fake.thread_of(question)
+        assert start.status == 201 and thread is not None
+        assert thread["id"] == question["id"] and thread["type"] == 11  # same id; PUBLIC_THREAD
+        assert thread["parent_id"] == str(channel) and thread["name"] == "Where is the ferry?"
+        sent = await fake.wait_for_call(lambda c: c.matches("POST", f"/channels/{thread['id']}/messages"))  # fmt: skip
+        assert sent.message is not None and sent.message["content"] == "in the thread"
+        # a second thread from the same message is refused, as Discord does
+        with pytest.raises(discord.HTTPException, match="already been created"):
+            await bot.http.start_thread_with_message(channel, question["id"], name="again", auto_archive_duration=60)  # fmt: skip
+
+        # A member's message in the thread: MESSAGE_CREATE with the thread as channel; the
+        # history endpoint reads the thread back (the THREAD_STARTER_MESSAGE is its first).
+        await fake.send_message(thread["id"], "and when does it leave?")
+        seen = await fake.wait_for_call(lambda c: c.matches("POST", f"/channels/{thread['id']}/messages") and c.json["content"].startswith("seen"))  # fmt: skip
+        assert seen.json["content"] == "seen 3: ['', 'in the thread', 'and when does it leave?']"
+
+        # Buttons: the one with a custom_id sends a type-3 interaction; a link button has none.
+        [link] = [b for row in sent.message["components"] for b in row["components"] if b["style"] == 5]  # fmt: skip
+        assert "custom_id" not in link and link["url"] == "https://example.com/a"
+        with pytest.raises(ValueError, match="no button"):
+            await fake.click(sent.message, "https://example.com/a")
+        click = await fake.click(sent.message, "vote:up")
+        answer = await fake.wait_for_call(lambda c: c.matches("POST", f"/interactions/*/{click['token']}/callback"))  # fmt: skip
+        assert answer.json["type"] == 4 and is_private(answer)
+
+        # Autocomplete: a type-4 interaction, answered with type 8 and at most 25 choices.
+        typed = await fake.send_interaction("pick", {"fruit": "ap"}, focused="fruit")
+        choices = await fake.wait_for_call(lambda c: c.matches("POST", f"/interactions/*/{typed['token']}/callback"))  # fmt: skip
+        assert choices.json["type"] == 8
+        assert [c["value"] for c in choices.json["data"]["choices"]] == ["apple", "apricot"]

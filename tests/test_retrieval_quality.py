@@ -169,6 +169,29 @@ def test_follow_ups_carry_the_subject(previous: str, question: str, condensed: s
     assert condense_question(question, [Turn(previous)]) == (condensed or question)
 
 
+PENTAGON_ANSWER = (
+    "The Pentagon in a statement stated that Beijing had turned down an invitation. [1] "
+    "“The PRC’s concerning unwillingness ... with the People’s Liberation Army (PLA),” Pentagon "
+    "Press Secretary Brig. Gen. Patrick Ryder said in the statement. [2]"
+)
+
+
+@pytest.mark.parametrize(
+    ("previous", "answer", "question", "condensed"),
+    [
+        ("What did the Pentagon say?", PENTAGON_ANSWER, "who is he?", "who is he? (Pentagon Patrick Ryder)"),
+        ("Who is Li Shangfu?", "Li Shangfu is China's defence minister.", "why did he refuse?", "why did he refuse? (Li Shangfu)"),
+        # "it" and "why?" point at the event, not a person: the answer's names are not added
+        ("What did the Pentagon say?", PENTAGON_ANSWER, "why?", "why? (Pentagon)"),
+        ("Who spoke for the embassy?", "Chinese Embassy spokesman Liu Pengyu said so.", "what else did she say?", "what else did she say? (spoke embassy Liu Pengyu)"),
+    ],
+)  # fmt: skip
+def test_pronouns_resolve_to_people_the_previous_answer_named(
+    previous: str, answer: str, question: str, condensed: str
+) -> None:
+    assert condense_question(question, [Turn(previous, answer)]) == condensed
+
+
 @pytest.mark.parametrize(
     ("question", "kind"),
     [

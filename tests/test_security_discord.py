@@ -211,6 +211,8 @@ def test_no_command_can_switch_private_urls_on() -> None:
         ("add_article", "text"),
         ("add_article", "title"),
         ("add_article", "file"),
+        ("add_article", "published_at"),
+        ("add_article", "source"),
         ("articles", "page"),
         ("remove_article", "id"),
         ("ask", "question"),

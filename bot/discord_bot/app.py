@@ -10,11 +10,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_bot.cogs import AskCog, LibraryCog
+from bot.discord_bot.cogs import AskCog, LibraryCog, ServerCog
 from bot.discord_bot.conversations import ConversationLog
+from bot.discord_bot.feedback import VoteButton
 from bot.discord_bot.messages import APOLOGY, NO_MENTIONS, refusal
 from bot.discord_bot.news import NewsAPI
 from bot.discord_bot.rate_limit import RateLimiter
+from bot.discord_bot.servers import ServerSettingsCache
 from bot.discord_bot.settings import DiscordSettings
 from retrieval.errors import NewsbotError
 
@@ -55,6 +57,11 @@ class NewsCommandTree(app_commands.CommandTree):
             )
             text = APOLOGY
         try:
+            if _public_loading_message(interaction):
+                # The first follow-up after a public defer would replace the "thinking…"
+                # message, seen by everyone, whatever its ephemeral flag says: remove that
+                # message first, so the note that follows is a private message of its own.
+                await interaction.delete_original_response()
             if interaction.response.is_done():
                 await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
             else:
@@ -63,6 +70,15 @@ class NewsCommandTree(app_commands.CommandTree):
                 )
         except discord.HTTPException:
             log.warning("could not tell the user that /%s failed", command, exc_info=True)
+
+
+def _public_loading_message(interaction: discord.Interaction) -> bool:
+    """Whether the interaction was deferred publicly and nothing was sent since."""
+    return (
+        interaction.response.type is discord.InteractionResponseType.deferred_channel_message
+        and interaction.extras.get("private_defer") is False
+        and not interaction.extras.get("answered")
+    )
 
 
 class NewsBot(commands.Bot):
@@ -74,6 +90,7 @@ class NewsBot(commands.Bot):
         super().__init__(**client_options)
         self.service = service
         self.options = options
+        self.servers = ServerSettingsCache(service)
 
     async def setup_hook(self) -> None:
         await self.add_cog(
@@ -84,9 +101,16 @@ class NewsBot(commands.Bot):
                 limiter=RateLimiter(self.options.rate_limit),
                 guild_limiter=RateLimiter(self.options.guild_rate_limit),
                 conversations=ConversationLog(),
+                servers=self.servers,
             )
         )
-        await self.add_cog(LibraryCog(service=self.service, options=self.options))
+        await self.add_cog(
+            LibraryCog(service=self.service, options=self.options, servers=self.servers)
+        )
+        await self.add_cog(
+            ServerCog(service=self.service, options=self.options, servers=self.servers)
+        )
+        self.add_dynamic_items(VoteButton)  # 👍/👎 under any answer, also after a restart
         await self.sync_commands()
 
     async def sync_commands(self) -> None:

@@ -26,6 +26,9 @@ __all__ = [
     "added_message",
     "answer_messages",
     "articles_page",
+    "by_article",
+    "masked_link",
+    "passages",
     "shorten_quote",
     "source_entry",
     "split_text",
@@ -91,33 +94,55 @@ def shorten_quote(quote: str, limit: int = QUOTE_CHARS) -> str:
     return quote[: cut if cut > limit // 2 else limit - 1].rstrip(" ,;:") + "…"
 
 
-def source_entry(citation: Citation) -> str:
-    """'[n] Title', then source · date · <link>, then a short verbatim quote. The link is in
-    <...> so it never unfurls into a preview; very long links are left out rather than broken."""
-    lines = [f"**[{citation.n}]** {escape(_clip(citation.title, 200))}"]
-    details = [escape(_clip(x, 100)) for x in (citation.source, citation.published_at) if x]
-    if citation.url and len(citation.url) <= 500:
-        details.append(f"<{citation.url}>")
+def masked_link(text: str, url: str | None) -> str:
+    """`[text](url)` when there is a usable link (Discord shows the text, linked), else the
+    text. Brackets in the text and spaces or parentheses in the URL would end the markup early."""
+    text = text.replace("[", "\\[").replace("]", "\\]")
+    if not url or len(url) > 500 or not url.startswith(("http://", "https://")):
+        return text
+    url = url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
+    return f"[{text}]({url})"
+
+
+def source_entry(citations: Sequence[Citation]) -> str:
+    """One article and what the answer quotes from it: its title (linked where there is a
+    URL), source · date, then each cited passage as '> **[n]** “verbatim quote”' with the
+    quote's resolved relative dates under it."""
+    first = citations[0]
+    lines = [f"**{masked_link(escape(_clip(first.title, 200)), first.url)}**"]
+    details = [escape(_clip(x, 100)) for x in (first.source, first.published_at) if x]
     if details:
         lines.append(" · ".join(details))
-    lines.append(f"> “{escape(shorten_quote(citation.quote))}”")
-    if citation.date_notes:
-        notes = "; ".join(f"“{n.phrase}” = {n.means}" for n in citation.date_notes)
-        lines.append(f"*({escape(_clip(notes, 300))})*")
+    for citation in citations:
+        lines.append(f"> **[{citation.n}]** “{escape(shorten_quote(citation.quote))}”")
+        if citation.date_notes:
+            notes = "; ".join(f"“{n.phrase}” = {n.means}" for n in citation.date_notes)
+            lines.append(f"> *({escape(_clip(notes, 300))})*")
     return "\n".join(lines)
 
 
-def _source_embeds(citations: Sequence[Citation]) -> list[discord.Embed]:
+def by_article(citations: Sequence[Citation]) -> list[list[Citation]]:
+    """The citations grouped by the article they quote, in order of first citation."""
+    groups: dict[str, list[Citation]] = {}
+    for citation in citations:
+        groups.setdefault(citation.article_id, []).append(citation)
+    return list(groups.values())
+
+
+def _source_embeds(citations: Sequence[Citation], read_as: str | None) -> list[discord.Embed]:
     descriptions: list[str] = []
-    for entry in (source_entry(c) for c in citations):
+    for entry in (source_entry(group) for group in by_article(citations)):
         if descriptions and len(descriptions[-1]) + 2 + len(entry) <= EMBED_DESCRIPTION_LIMIT:
             descriptions[-1] += "\n\n" + entry
         else:
             descriptions.append(entry[:EMBED_DESCRIPTION_LIMIT])
-    return [
+    embeds = [
         discord.Embed(title="Sources" if i == 0 else None, description=d, colour=SOURCES_COLOUR)
         for i, d in enumerate(descriptions)
     ]
+    if embeds and read_as:
+        embeds[-1].set_footer(text=f"{READ_AS}{_clip(read_as, 300)}")
+    return embeds
 
 
 def _group_embeds(embeds: list[discord.Embed]) -> list[list[discord.Embed]]:
@@ -136,10 +161,17 @@ def _group_embeds(embeds: list[discord.Embed]) -> list[list[discord.Embed]]:
     return groups
 
 
-def answer_messages(answer: Answer, *, question: str | None = None) -> list[OutgoingMessage]:
+def answer_messages(
+    answer: Answer, *, question: str | None = None, asked: str | None = None
+) -> list[OutgoingMessage]:
     """The answer as messages: its text (with [n] markers) split on sentence boundaries, then
-    the numbered sources as embeds on the last message. `question` is quoted first, for
-    slash commands, whose question is otherwise not shown to the channel."""
+    the sources, one entry per article, as embeds on the last message. `question` is quoted
+    first, where the question is not shown above the answer (slash commands, a thread's first
+    answer). When the answer read a follow-up `asked` as a longer question, the sources'
+    footer says how ("Read as: ..."), which is also how a thread's history is read back."""
+    read_as = answer.standalone_question
+    if not read_as or read_as.strip() == (asked or answer.question).strip():
+        read_as = None
     body = escape(answer.answer)
     if answer.notice:
         body = f"*({escape(answer.notice)})*\n{body}"
@@ -147,8 +179,10 @@ def answer_messages(answer: Answer, *, question: str | None = None) -> list[Outg
         body = f"{body}\n*({escape(answer.time_note)})*"
     if question:
         body = f"> {escape(_clip(question, 300))}\n{body}"
+    if read_as and not answer.citations:
+        body = f"{body}\n*({READ_AS}{escape(_clip(read_as, 300))})*"
     messages = [OutgoingMessage(piece) for piece in split_text(body)]
-    groups = _group_embeds(_source_embeds(answer.citations))
+    groups = _group_embeds(_source_embeds(answer.citations, read_as))
     if groups and messages:
         messages[-1].embeds = groups.pop(0)
     messages += [OutgoingMessage(embeds=group) for group in groups]
@@ -161,7 +195,9 @@ def added_message(results: Sequence[AddResult], limit: int = MESSAGE_LIMIT) -> s
     for result in results:
         title = escape(_clip(result.title, 150))
         if result.status == "added":
-            lines.append(f"Added **{title}** — {result.chunks} passages · id `{result.article_id}`")
+            lines.append(
+                f"Added **{title}** — {passages(result.chunks)} · id `{result.article_id}`"
+            )
         elif result.duplicate_of and result.duplicate_of != result.article_id:
             lines.append(
                 f"Already known: **{title}** has the same text as id `{result.duplicate_of}`"
@@ -180,15 +216,17 @@ def articles_page(
 ) -> discord.Embed:
     """One page of a knowledge base's articles, newest first, with each id for /remove_article."""
     pages = max(1, math.ceil(len(articles) / per_page))
-    page = min(max(page, 1), pages)
     embed = discord.Embed(title=f"Articles ({len(articles)})", colour=SOURCES_COLOUR)
     if not articles:
         embed.description = "No articles yet. Add one with /add_article."
         return embed
     entries = []
+    if page > pages:
+        entries.append(f"*There is no page {page}: the list has {plural(pages, 'page')}.*")
+    page = min(max(page, 1), pages)
     for article in articles[(page - 1) * per_page : page * per_page]:
         details = [escape(_clip(x, 60)) for x in (article.source, article.published_at) if x]
-        details.append(f"{article.chunks} passages")
+        details.append(passages(article.chunks))
         entries.append(
             f"`{article.id}` **{escape(_clip(article.title, 150))}**\n{' · '.join(details)}"
         )
@@ -199,7 +237,16 @@ def articles_page(
     return embed
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def passages(count: int) -> str:
+    return plural(count, "passage")
+
+
 # -- notices ---------------------------------------------------------------------------------
+READ_AS = "Read as: "
 APOLOGY = "Sorry — something went wrong on my side. It has been logged; please try again."
 DM_DECLINED = (
     "Sorry, I only answer questions inside servers: each server has its own articles. "

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from typing import Protocol
 
-from retrieval.types import AddResult, Answer, Article, StoredArticle, Turn
+from retrieval.types import (
+    AddResult,
+    Answer,
+    Article,
+    Feedback,
+    ServerSettings,
+    StoredArticle,
+    Turn,
+)
 
 __all__ = ["NewsAPI"]
 
@@ -26,3 +35,11 @@ class NewsAPI(Protocol):
     def list(self, *, kb: str) -> list[StoredArticle]: ...
 
     def remove(self, article_id: str, *, kb: str) -> bool: ...
+
+    def server_settings(self, guild_id: int) -> ServerSettings: ...
+
+    def save_server_settings(self, guild_id: int, settings: ServerSettings) -> None: ...
+
+    def record_feedback(self, feedback: Feedback) -> Feedback: ...
+
+    def feedback(self, guild_id: int, *, limit: int = 10) -> builtins.list[Feedback]: ...

@@ -21,6 +21,7 @@ class RateLimiter:
         self.window_s = window_s
         self._clock = clock
         self._asked: dict[int, deque[float]] = {}
+        self._told: dict[int, float] = {}  # user -> when the limit they were told of lifts
 
     def acquire(self, user_id: int) -> float:
         """Count one question and return 0.0, or, over the limit, count nothing and return the
@@ -37,6 +38,18 @@ class RateLimiter:
         if len(self._asked) > 10_000:
             self._forget_idle(now)
         return 0.0
+
+    def first_refusal(self, user_id: int, wait_s: float) -> bool:
+        """Whether a refusal of `user_id`, who must wait `wait_s`, is the first since they
+        hit the limit: only that one gets a notice (the rest a reaction), so a flood of
+        questions is not answered by a flood of notices."""
+        now = self._clock()
+        if now < self._told.get(user_id, 0.0):
+            return False
+        self._told[user_id] = now + wait_s
+        if len(self._told) > 10_000:
+            self._told = {u: t for u, t in self._told.items() if t > now}
+        return True
 
     def _forget_idle(self, now: float) -> None:
         """Drop users with nothing in the window, so the map stays as small as the active set."""

@@ -41,6 +41,33 @@ def subject_of(question: str, *, names_only: bool) -> str:
     return " ".join(dict.fromkeys(names + rest))
 
 
+# A person's name as news writes it: two or three capitalised words in a row ("Patrick Ryder",
+# "Li Shangfu"), maybe after a title ("Brig. Gen."), not an institution ("Chinese Embassy").
+_NAME_RUN = re.compile(r"[A-Z][a-z]+(?:[-'’][A-Za-z]+)*(?:\s+[A-Z][a-z]+(?:[-'’][A-Za-z]+)*)+")
+_NOT_PEOPLE = frozenset(
+    "army embassy forum dialogue department ministry council party rights house office agency "
+    "bank union court committee commission association company group university news times "
+    "post secretary minister president spokesman spokeswoman speaker press general gen brig "
+    "liberation states kingdom republic security".split()
+)
+
+
+def people_in(text: str) -> list[str]:
+    """Names of people in an answer, in order: the last two words of each run of capitalised
+    words that ends in neither an institution nor a title, and does not start a sentence.
+    "Pentagon Press Secretary Brig. Gen. Patrick Ryder said" gives "Patrick Ryder"."""
+    names: dict[str, None] = {}
+    for run in _NAME_RUN.finditer(text):
+        words = [w.removesuffix("’s").removesuffix("'s") for w in run.group(0).split()]
+        before = text[: run.start()].rstrip()
+        abbreviated = re.search(r"\b[A-Z][a-z]{0,3}\.$", before)  # "Gen." "Dr." end no sentence
+        if not before or (before[-1] in '.!?“"' and not abbreviated):
+            words = words[1:]  # a sentence's first word is capitalised anyway
+        if len(words) >= 2 and not {w.lower() for w in words[-2:]} & _NOT_PEOPLE:
+            names.setdefault(" ".join(words[-2:]), None)
+    return list(names)
+
+
 def condense_question(question: str, history: Sequence[Turn]) -> str:
     """A follow-up, with the subject of the conversation added: "and who is he? (Li)",
     "why? (China refuse meeting)".
@@ -48,13 +75,22 @@ def condense_question(question: str, history: Sequence[Turn]) -> str:
     The new question comes first, so its kind (why/when/who ...) is what the answerer reads;
     the earlier turn supplies what the follow-up leaves out. A "he" or "they" points at a
     name, so only the names are added (the earlier question's other words would pull back
-    the earlier answer); a bare "why?" or "when was that?" points at the whole event. The
-    earlier question was itself condensed, so the subject carries through a chain.
+    the earlier answer) -- with the people the earlier answer named, since "who is he?" after
+    "What did the Pentagon say?" means the spokesman it quoted; a bare "why?" or "when was
+    that?" points at the whole event. The earlier question was itself condensed, so the
+    subject carries through a chain.
     """
     question = question.strip()
     if not history or not is_follow_up(question):
         return question
-    subject = subject_of(history[-1].question, names_only=bool(_PERSONAL.search(question)))
+    personal = bool(_PERSONAL.search(question))
+    subject = subject_of(history[-1].question, names_only=personal)
+    if personal:  # "who is he?" may mean someone the answer named, not the question
+        known = set(tokens(subject))
+        for name in people_in(history[-1].answer):
+            if not set(name.split()) <= known:
+                subject = f"{subject} {name}".strip()
+                known |= set(name.split())
     if not subject or subject.lower() in question.lower():
         return question
     return f"{question} ({subject})"

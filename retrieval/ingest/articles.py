@@ -144,6 +144,14 @@ def parse_text(text: str, *, where: str, markdown: bool = False, url: str | None
     return make_article(text=text, url=url, where=where)
 
 
+def _without_headline(text: str, title: str) -> str:
+    """The page's text without its `<h1>` headline, which trafilatura keeps as the first line:
+    the headline is the article's title, not a sentence of its body to be cited."""
+    first, _, rest = text.strip().partition("\n")
+    same = " ".join(first.split()).casefold() == " ".join(title.split()).casefold()
+    return rest.strip() if same and rest.strip() else text
+
+
 def parse_html(html: str, *, url: str | None = None, where: str) -> Article:
     """Main text and metadata of a web page, through trafilatura (scripts and boilerplate go)."""
     import trafilatura
@@ -152,11 +160,14 @@ def parse_html(html: str, *, url: str | None = None, where: str) -> Article:
         html, url=url, with_metadata=True, include_comments=False, favor_precision=True
     )
     text = getattr(extracted, "text", None) if extracted is not None else None
+    title = getattr(extracted, "title", None)
+    if text and title:
+        text = _without_headline(text, title)
     if not text or not text.strip():
         raise ArticleError(f"{where}: no article text could be extracted from the page")
     return make_article(
         text=text,
-        title=getattr(extracted, "title", None),
+        title=title,
         url=url,
         source=getattr(extracted, "sitename", None) or getattr(extracted, "hostname", None),
         published_at=getattr(extracted, "date", None),

@@ -1,6 +1,8 @@
-"""The bot's commands, one cog per job: answering questions, and keeping the articles."""
+"""The bot's commands, one cog per job: answering questions, keeping the articles, and the
+server's own settings (with /help and the feedback report)."""
 
 from bot.discord_bot.cogs.ask import AskCog
 from bot.discord_bot.cogs.library import LibraryCog
+from bot.discord_bot.cogs.server import ServerCog
 
-__all__ = ["AskCog", "LibraryCog"]
+__all__ = ["AskCog", "LibraryCog", "ServerCog"]

@@ -9,25 +9,38 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_bot.cogs.ask import defer
 from bot.discord_bot.messages import NO_MENTIONS, added_message, articles_page, not_permitted
 from bot.discord_bot.news import NewsAPI
-from bot.discord_bot.settings import DiscordSettings, knowledge_base_for, may_edit_articles
+from bot.discord_bot.servers import ServerSettingsCache
+from bot.discord_bot.settings import DiscordSettings, may_edit_articles
+from retrieval.errors import ArticleError
 from retrieval.service import (
     MAX_UPLOAD_BYTES,
     UPLOAD_SUFFIXES,
     article_from_text,
     articles_from_file,
     is_url,
+    parse_published_at,
 )
 from retrieval.types import Article
+
+AUTOCOMPLETE_CHOICES = 25  # Discord shows at most 25 suggestions
 
 __all__ = ["LibraryCog"]
 
 
 class LibraryCog(commands.Cog, name="Articles"):
-    def __init__(self, *, service: NewsAPI, options: DiscordSettings) -> None:
+    def __init__(
+        self,
+        *,
+        service: NewsAPI,
+        options: DiscordSettings,
+        servers: ServerSettingsCache | None = None,
+    ) -> None:
         self.service = service
         self.options = options
+        self.servers = servers or ServerSettingsCache(service)
         # Hide the editing commands from members who may not use them. This is only the
         # default a server admin can change, so each command checks permissions itself too.
         for command in (self.add_article, self.remove_article):
@@ -49,6 +62,8 @@ class LibraryCog(commands.Cog, name="Articles"):
         text="The article's text, pasted",
         title="Headline to use (optional)",
         file="A .txt, .md, .html or .json file",
+        published_at="Publication date, YYYY-MM-DD (optional; a page's own date otherwise)",
+        source="Who published it, e.g. Reuters (optional)",
     )
     async def add_article(
         self,
@@ -57,27 +72,33 @@ class LibraryCog(commands.Cog, name="Articles"):
         text: str | None = None,
         title: app_commands.Range[str, 1, 300] | None = None,
         file: discord.Attachment | None = None,
+        published_at: app_commands.Range[str, 1, 40] | None = None,
+        source: app_commands.Range[str, 1, 100] | None = None,
     ) -> None:
         """Add a news article to this server's knowledge base, from a link, text or a file."""
         if await self._refused(interaction):
             return
-        problem = None
-        if sum(x is not None for x in (url, text, file)) != 1:
-            problem = "Give exactly one of `url:`, `text:` or `file:`."
-        elif url is not None and not is_url(url.strip()):
-            problem = "`url:` must be a web address starting with http:// or https://."
-        elif file is not None and not file.filename.lower().endswith(UPLOAD_SUFFIXES):
-            problem = f"`file:` must be one of {', '.join(UPLOAD_SUFFIXES)}."
-        elif file is not None and file.size > MAX_UPLOAD_BYTES:
-            problem = f"`file:` is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
+        problem = _problem_with(url, text, file)
+        date = None
+        if problem is None and published_at:
+            try:
+                date = parse_published_at(published_at, "`published_at:`")
+            except ArticleError as error:
+                problem = f"{error}."
         if problem:
             await interaction.response.send_message(problem, ephemeral=True)
             return
-        await interaction.response.defer(thinking=True)
+        # Private: a page that cannot be fetched or read is refused after the defer, and the
+        # first follow-up is shown as the defer was (Discord's rule).
+        await defer(interaction, private=True)
         articles = await self._articles_from(url=url, text=text, title=title, file=file)
-        kb = _guild_kb(interaction)
+        details = {"published_at": date, "source": source.strip() if source else None}
+        articles = [replace(a, **{k: v for k, v in details.items() if v}) for a in articles]
+        kb = await self._kb(interaction)
         results = await asyncio.to_thread(lambda: [self.service.add(a, kb=kb) for a in articles])
-        await interaction.followup.send(added_message(results), allowed_mentions=NO_MENTIONS)
+        await interaction.followup.send(
+            added_message(results), ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
 
     async def _articles_from(
         self,
@@ -106,8 +127,8 @@ class LibraryCog(commands.Cog, name="Articles"):
         self, interaction: discord.Interaction, page: app_commands.Range[int, 1, 100_000] = 1
     ) -> None:
         """List the articles this server's knowledge base holds, newest first."""
-        await interaction.response.defer(thinking=True, ephemeral=True)
-        stored = await asyncio.to_thread(self.service.list, kb=_guild_kb(interaction))
+        await defer(interaction, private=True)
+        stored = await asyncio.to_thread(self.service.list, kb=await self._kb(interaction))
         await interaction.followup.send(
             embed=articles_page(stored, page), ephemeral=True, allowed_mentions=NO_MENTIONS
         )
@@ -115,17 +136,17 @@ class LibraryCog(commands.Cog, name="Articles"):
     @app_commands.command(name="remove_article")
     @app_commands.guild_only()
     @app_commands.rename(article_id="id")
-    @app_commands.describe(article_id="The article's id, as /articles shows it")
+    @app_commands.describe(article_id="The article: type part of its title, or its id")
     async def remove_article(
         self, interaction: discord.Interaction, article_id: app_commands.Range[str, 1, 200]
     ) -> None:
         """Remove an article, and every passage of it, from this server's knowledge base."""
         if await self._refused(interaction):
             return
-        await interaction.response.defer(thinking=True, ephemeral=True)
+        await defer(interaction, private=True)
         article_id = article_id.strip().strip("`")
         removed = await asyncio.to_thread(
-            self.service.remove, article_id, kb=_guild_kb(interaction)
+            self.service.remove, article_id, kb=await self._kb(interaction)
         )
         text = (
             f"Removed `{article_id}`."
@@ -134,9 +155,41 @@ class LibraryCog(commands.Cog, name="Articles"):
         )
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
+    @remove_article.autocomplete("article_id")
+    async def _article_titles(
+        self, interaction: discord.Interaction, typed: str
+    ) -> list[app_commands.Choice[str]]:
+        """Titles of this channel's articles that contain what was typed (or whose id starts
+        with it), newest first; the choice's value is the id."""
+        if interaction.guild_id is None or not may_edit_articles(
+            interaction.permissions, self.options.add_permission
+        ):
+            return []
+        stored = await asyncio.to_thread(self.service.list, kb=await self._kb(interaction))
+        typed = typed.strip().lower()
+        matches = [a for a in stored if typed in a.title.lower() or a.id.lower().startswith(typed)]
+        choices = []
+        for article in matches[:AUTOCOMPLETE_CHOICES]:
+            name = " ".join(article.title.split())
+            if article.published_at:
+                name = f"{name[:85]} ({article.published_at})"
+            choices.append(app_commands.Choice(name=name[:100], value=article.id[:100]))
+        return choices
 
-def _guild_kb(interaction: discord.Interaction) -> str:
-    kb = knowledge_base_for(interaction.guild_id, None)
-    if kb is None:  # the commands are guild-only, so Discord never sends one from a DM
-        raise RuntimeError(f"/{interaction.command} was used outside a server")
-    return kb
+    async def _kb(self, interaction: discord.Interaction) -> str:
+        if interaction.guild_id is None:  # the commands are guild-only
+            raise RuntimeError(f"/{interaction.command} was used outside a server")
+        return await self.servers.kb(interaction.guild_id, interaction.channel)
+
+
+def _problem_with(url: str | None, text: str | None, file: discord.Attachment | None) -> str | None:
+    """Why /add_article's source options cannot be used, or None."""
+    if sum(x is not None for x in (url, text, file)) != 1:
+        return "Give exactly one of `url:`, `text:` or `file:`."
+    if url is not None and not is_url(url.strip()):
+        return "`url:` must be a web address starting with http:// or https://."
+    if file is not None and not file.filename.lower().endswith(UPLOAD_SUFFIXES):
+        return f"`file:` must be one of {', '.join(UPLOAD_SUFFIXES)}."
+    if file is not None and file.size > MAX_UPLOAD_BYTES:
+        return f"`file:` is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
+    return None
