@@ -182,3 +182,22 @@ def test_a_pages_headline_is_its_title_not_a_sentence_of_its_body() -> None:
     article = parse_html(page, where="page")
     assert article.title == "Lake Zurich swim draws a record crowd"
     assert article.text == body
+
+
+def test_a_page_without_a_url_keeps_the_id_it_had_before_its_headline_left_the_body(
+    tmp_path: Path,
+) -> None:
+    from retrieval.ingest.articles import article_id, strip_inline_html
+
+    html = (
+        "<html><head><title>Bridge approved</title></head><body><article><h1>Bridge approved</h1>"
+        "<p>The council approved the new bridge on Monday after a long debate.</p>"
+        "<p>Work starts in spring and should take two years, officials said.</p></article></body></html>"
+    )
+    import trafilatura
+
+    extracted = trafilatura.bare_extraction(html, with_metadata=True, favor_precision=True)
+    whole = strip_inline_html(extracted.text).strip()
+    [article] = list(load_path(write(tmp_path, "bridge.html", html)))
+    assert not article.text.startswith("Bridge approved")
+    assert article.id == article_id(whole, None)

@@ -161,11 +161,15 @@ def parse_html(html: str, *, url: str | None = None, where: str) -> Article:
     )
     text = getattr(extracted, "text", None) if extracted is not None else None
     title = getattr(extracted, "title", None)
-    if text and title:
-        text = _without_headline(text, title)
     if not text or not text.strip():
         raise ArticleError(f"{where}: no article text could be extracted from the page")
+    # A page without a URL keeps the id of its whole text, as stored before the headline
+    # was taken out of the body.
+    same_id = None if url else article_id(strip_inline_html(text).strip(), None)
+    if title:
+        text = _without_headline(text, title)
     return make_article(
+        id=same_id,
         text=text,
         title=title,
         url=url,
