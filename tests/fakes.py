@@ -41,21 +41,14 @@ def _axis(feature: str, dimension: int) -> tuple[int, float]:
 
 
 class FakeEmbeddings(Embeddings):
-    """Hashed bags of word stems, L2-normalised, `dimension` floats (384, as the real model).
-
-    `calls` counts the `encode` calls and `texts` the texts encoded, for tests that pin how
-    often the model would run."""
+    """Hashed bags of word stems, L2-normalised, `dimension` floats (384, as the real model)."""
 
     def __init__(self, dimension: int = 384) -> None:
         self.dimension = dimension
         self.model_name = "fake-hashed-word-stems"
-        self.calls = 0
-        self.texts = 0
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit vectors, one row per text (float32)."""
-        self.calls += 1
-        self.texts += len(texts)
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             # a text of function words only (or none) still gets a vector of its own
