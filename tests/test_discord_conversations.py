@@ -31,7 +31,7 @@ from bot.discord_bot.messages import APOLOGY
 from retrieval.ingest.articles import article_from_dict
 from retrieval.service import NewsService
 
-pytestmark = pytest.mark.asyncio(loop_scope="function")
+pytestmark = [pytest.mark.asyncio(loop_scope="function"), pytest.mark.server]  # the fake Discord
 
 OPTIONS: dict[str, Any] = {"guild_ready_timeout": 0.05}
 
