@@ -1,18 +1,21 @@
 """The default answerer: no language model, just the retrieved sentences that answer.
 
-Each sentence of the retrieved passages is scored for the question — meaning (embedding
-similarity), the question's own words (term overlap, names weighted up) and the kind of
-answer the question asks for (a reason for "why", a date for "when", ...). The best sentence
-leads; up to two more that score nearly as well support it. Nothing relevant: it abstains.
+Each sentence of the retrieved passages is described by features — meaning (embedding
+similarity), the question's own words (term overlap, names weighted up), the kind of answer
+the question asks for (a reason for "why", a date for "when", a new name for "which"),
+position — and scored by a logistic model fitted on the dev sets' questions. The best
+sentence leads; up to two more that score well enough support it. Nothing relevant, or an
+off-topic question: it declines.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from retrieval.answer.sentence_model import SentenceModel, packaged_model
 from retrieval.index.vector_cache import VectorCache
 from retrieval.text.dates import MONTH_ABBREVIATIONS, MONTHS, WEEKDAY_ALTERNATION
 from retrieval.text.sentences import split_sentences
@@ -114,7 +117,8 @@ def question_kind(question: str) -> str:
 
 @dataclass(frozen=True)
 class _Candidate:
-    """A sentence before its embedding: `cheap` is its score but for the meaning part."""
+    """A sentence before its embedding: `cheap` ranks it for embedding; `features` are what
+    the fitted model reads, but for the meaning part (see `FEATURES`)."""
 
     passage: Passage
     start: int
@@ -123,6 +127,47 @@ class _Candidate:
     overlap: float
     bonus: float
     cheap: float
+    features: tuple[float, ...]
+
+
+# What the sentence model reads of each candidate, in order; its weights are fitted on the
+# dev sets' questions (benchmarks/fit_answerer.py) and kept in answer/sentence_model.json.
+FEATURES = (
+    "dense",  # cosine of question and sentence (the embedding model)
+    "overlap_sentence",  # weighted share of the question's terms in the sentence
+    "overlap_context",  # ... in the sentence with its headline and passage
+    "kind_found",  # holds a date / number / name / place the question asks for and lacks
+    "kind_missing",  # a when / how many / who question, and the sentence holds none
+    "strong_reason",  # an explicit cause, for a why question
+    "heading",  # reads like a heading or a list line
+    "adds_nothing",  # every word is already in the question
+    "missing_names",  # share of the question's names its passage never mentions
+    "rank",  # the passage's retrieval rank (0 = first)
+    "new_name",  # a capitalised name the question does not hold
+    "new_number",  # a number the question does not hold
+    "early",  # among the first 600 characters of its article
+    "length",  # characters / 200, at most 2
+    # products: a new name or number counts most when it is of the kind asked for, and
+    # meaning counts less far down the retrieved list
+    "new_name_of_kind",
+    "new_number_of_kind",
+    "dense_by_rank",
+)
+BASE_FEATURES = 14  # the first ones, measured on the sentence; the rest are their products
+
+
+def model_inputs(base: Sequence[float]) -> tuple[float, ...]:
+    """The base features of a sentence and the products the sentence model also reads."""
+    dense, kind_found, rank, new_name, new_number = (base[i] for i in (0, 3, 9, 10, 11))
+    return (*base, new_name * kind_found, new_number * kind_found, dense * rank)
+
+
+_CAPITALISED = re.compile(r"(?<=[\w,;:] )[A-Z][\w'’.-]+(?: [A-Z][\w'’.-]+)*")
+_DIGITS = re.compile(r"\d[\d,.]*")
+
+
+def _new_values(pattern: re.Pattern[str], sentence: str, asked: str) -> float:
+    return float(any(m.group().lower() not in asked for m in pattern.finditer(sentence)))
 
 
 def _question_words(question: str) -> Iterator[tuple[str, bool]]:
@@ -206,6 +251,11 @@ def looks_like_heading(sentence: str) -> bool:
     return not re.search(r"[.!?\"”’:)]$", sentence) and len(sentence) < 120
 
 
+def _states_a_cause(evidence: Evidence) -> bool:
+    """An explicit cause, in a candidate for a why question (its kind bonus says so)."""
+    return evidence.kind_bonus >= 0.15
+
+
 def _follows_any(candidate: Evidence, chosen: list[Evidence]) -> bool:
     """True when the candidate is the sentence right after a chosen one in its article."""
     return any(
@@ -215,12 +265,12 @@ def _follows_any(candidate: Evidence, chosen: list[Evidence]) -> bool:
 
 
 class ExtractiveAnswerer:
-    """Answers from the retrieved sentences; `min_score` is where it abstains.
-
-    0.12 is the highest threshold that keeps false abstention at or under 0.1 on RealTime QA
-    (`newsbot eval --sweep`: 0.061 → 0.052 false / 0.176 of unanswerable declined, 0.157 →
-    0.123 / 0.300). Higher thresholds decline more of the unanswerable questions of our
-    seed+BBC set but refuse answerable RealTime QA questions; see the README."""
+    """Answers from the retrieved sentences, each scored by the sentence model (the fitted
+    probability that it holds the answer): the best leads, up to two that score at least
+    `support_ratio` of it (0.25: the most answers on the dev sets) support it. It declines
+    when the lead scores under `min_score`, or the question is off-topic (nothing retrieved
+    comes close in meaning or covers its words): thresholds fitted with the model, see
+    `sentence_model.json` and benchmarks/fit_answerer.py."""
 
     name = "extractive"
 
@@ -229,32 +279,28 @@ class ExtractiveAnswerer:
         embeddings: SentenceEmbeddings,
         *,
         max_sentences: int = 3,
-        min_score: float = 0.12,
-        support_ratio: float = 0.6,
+        min_score: float | None = None,
+        support_ratio: float = 0.25,
         max_embedded: int | None = MAX_EMBEDDED,
         vectors: VectorCache | None = None,
+        model: SentenceModel | None = None,
     ) -> None:
         self.embeddings = embeddings
         self.max_embedded = max_embedded
         self.vectors = VectorCache(embeddings) if vectors is None else vectors
+        self.model = model or packaged_model()
         self.max_sentences = max_sentences
-        self.min_score = min_score
+        self.min_score = self.model.min_score if min_score is None else min_score
         self.support_ratio = support_ratio
 
-    def score_sentences(self, question: str, passages: list[Passage]) -> list[Evidence]:
-        """The candidate sentences worth embedding, scored, best first.
-
-        Every sentence gets the cheap part of its score first (the question's words, the
-        kind of answer, headings, missing names, retrieval order); only the `max_embedded`
-        best by that part are embedded for the meaning part. Embedding every sentence of
-        the passages was most of a question's time, and a sentence the cheap part ranks
-        that low is not the answer nor its support (see tests/test_answer_cost.py)."""
+    def _candidates(self, question: str, passages: list[Passage]) -> list[_Candidate]:
         # Each candidate keeps its context (headline and passage): news sentences lean on
         # the ones before ("Turnout was 61 percent" after "Voters in Port Ellery elected a
         # new council"), so the question's names may sit in the context, not the sentence.
         weights = _weighted_terms(question)
         kind = question_kind(question)
         cue = _KIND_CUES.get(kind)
+        asked = question.lower()
         candidates: list[_Candidate] = []
         seen: set[str] = set()
         for rank, passage in enumerate(passages):
@@ -272,11 +318,28 @@ class ExtractiveAnswerer:
                     weights, context_terms | terms
                 )
                 bonus = _kind_bonus(kind, cue, text, question)
+                heading = looks_like_heading(text)
+                adds_nothing = _adds_nothing(weights, terms)
                 cheap = 0.45 * overlap + bonus
-                if looks_like_heading(text) or _adds_nothing(weights, terms):
+                if heading or adds_nothing:
                     cheap -= 0.15
                 cheap -= 0.3 * missing
                 cheap -= 0.01 * rank  # a little trust in retrieval order
+                features = (
+                    _overlap(weights, terms),
+                    _overlap(weights, context_terms | terms),
+                    float(bonus > 0 and not (kind == "why" and bonus >= 0.15)),
+                    float(bonus < 0),
+                    float(kind == "why" and bonus >= 0.15),
+                    float(heading),
+                    float(adds_nothing),
+                    missing,
+                    float(rank),
+                    _new_values(_CAPITALISED, text, asked),
+                    _new_values(_DIGITS, text, asked),
+                    float(passage.start + start < 600),
+                    min(len(text) / 200, 2.0),
+                )
                 candidates.append(
                     _Candidate(
                         passage,
@@ -286,8 +349,15 @@ class ExtractiveAnswerer:
                         overlap,
                         bonus,
                         cheap,
+                        features,
                     )
                 )
+        if not candidates:
+            return []
+        return candidates
+
+    def _embedded(self, question: str, passages: list[Passage]) -> list[tuple[_Candidate, float]]:
+        candidates = self._candidates(question, passages)
         if not candidates:
             return []
         if self.max_embedded is not None and len(candidates) > self.max_embedded:
@@ -296,6 +366,26 @@ class ExtractiveAnswerer:
             candidates = candidates[: self.max_embedded]
         vectors = self.vectors.encode([question] + [c.text for c in candidates])
         similarities = vectors[1:] @ vectors[0]
+        return [(c, float(dense)) for c, dense in zip(candidates, similarities, strict=True)]
+
+    def features(
+        self, question: str, passages: list[Passage]
+    ) -> list[tuple[str, Passage, tuple[float, ...]]]:
+        """Each embedded candidate's text, passage and features (for fitting the model)."""
+        return [
+            (c.text, c.passage, model_inputs((dense, *c.features)))
+            for c, dense in self._embedded(question, passages)
+        ]
+
+    def score_sentences(self, question: str, passages: list[Passage]) -> list[Evidence]:
+        """The candidate sentences worth embedding, scored by the sentence model (the
+        probability that the sentence holds the answer), best first.
+
+        Every sentence gets a cheap score first (the question's words, the kind of answer,
+        headings, missing names, retrieval order); only the `max_embedded` best by it are
+        embedded for the meaning part. Embedding every sentence of the passages was most of
+        a question's time, and a sentence the cheap score ranks that low is not the answer
+        nor its support (see tests/test_answer_cost.py)."""
         scored = [
             Evidence(
                 c.passage,
@@ -305,24 +395,42 @@ class ExtractiveAnswerer:
                 float(dense),
                 c.overlap,
                 c.bonus,
-                0.55 * float(dense) + c.cheap,
+                self.model.probability(model_inputs((dense, *c.features))),
             )
-            for c, dense in zip(candidates, similarities, strict=True)
+            for c, dense in self._embedded(question, passages)
         ]
         return sorted(scored, key=lambda e: e.score, reverse=True)
 
+    def _off_topic(self, evidence: list[Evidence]) -> bool:
+        """Nothing retrieved is close to the question in meaning, or covers its words (an
+        answerer told never to decline, `min_score=-inf`, does not ask)."""
+        if self.min_score == float("-inf"):
+            return False
+        return max(e.dense for e in evidence) < self.model.min_dense or (
+            max(e.overlap for e in evidence) < self.model.min_coverage
+        )
+
     def select(self, evidence: list[Evidence]) -> list[Evidence]:
         """The lead sentence and the few that support it nearly as well."""
-        if not evidence or evidence[0].score < self.min_score:
+        if not evidence or evidence[0].score < self.min_score or self._off_topic(evidence):
             return []
         lead = evidence[0]
         chosen = [lead]
         floor = max(self.min_score, self.support_ratio * lead.score)
-        # A "why" answer is supported by causes, a "when" one by dates.
-        rest = [e for e in evidence[1:] if e.score >= floor and e.kind_bonus >= 0]
+        # A "why" answer is supported by causes, a "when" one by dates. A stated cause
+        # ("because", "citing") joins a why answer first, however the model scores it: the
+        # dev sets hold few why questions, too few to teach it that.
+        rest = [
+            e
+            for e in evidence[1:]
+            if e.kind_bonus >= 0 and (e.score >= floor or _states_a_cause(e))
+        ]
         while rest and len(chosen) < self.max_sentences:
             # A story's next sentence often carries on what a chosen one began.
-            best = max(rest, key=lambda e: e.score + 0.03 * _follows_any(e, chosen))
+            best = max(
+                rest,
+                key=lambda e: (_states_a_cause(e), e.score + 0.03 * _follows_any(e, chosen)),
+            )
             chosen.append(best)
             rest.remove(best)
         return chosen
