@@ -162,11 +162,11 @@ def test_a_caller_changing_its_vectors_does_not_change_the_cache(
 
 
 def test_the_question_is_embedded_once_per_ask(
-    fake_embeddings: FakeEmbeddings, make_fake_service: Callable[..., NewsService]
+    embeddings: SentenceEmbeddings, make_service: Callable[..., NewsService]
 ) -> None:
-    service = make_fake_service()
+    service = make_service()
     service.add(HARBOUR)
-    counting = CountingEmbeddings(fake_embeddings)
+    counting = CountingEmbeddings(embeddings)
     service.retriever.vectors.embeddings = counting  # type: ignore[assignment]
 
     answer = service.ask("Who leads the Port Ellery council?")

@@ -81,8 +81,8 @@ def run(service: NewsService, *args: str, input: str | None = None) -> Any:
     return CliRunner().invoke(main, list(args), obj=Context(_service=service), input=input)
 
 
-def test_ask_json_follows_the_contract(fake_seeded: NewsService, seed_article: Article) -> None:
-    result = run(fake_seeded, "ask", "Why did China refuse the meeting?", "--json")
+def test_ask_json_follows_the_contract(seeded: NewsService, seed_article: Article) -> None:
+    result = run(seeded, "ask", "Why did China refuse the meeting?", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert_ask_json_contract(data, {seed_article.id: seed_article.text})
@@ -97,8 +97,8 @@ def test_ask_json_abstains_off_topic(seeded: NewsService, seed_article: Article)
     assert data["abstained"] and data["citations"] == [] and len(data["passages"]) == 2
 
 
-def test_ask_prints_the_answer_and_numbered_sources(fake_seeded: NewsService) -> None:
-    result = run(fake_seeded, "ask", "When were the sanctions on Li imposed?")
+def test_ask_prints_the_answer_and_numbered_sources(seeded: NewsService) -> None:
+    result = run(seeded, "ask", "When were the sanctions on Li imposed?")
     assert result.exit_code == 0
     assert "2018" in result.output
     assert "Sources:\n[1] China declines US request" in result.output
@@ -179,7 +179,7 @@ def test_bad_input_gives_one_line_a_non_zero_exit_and_keeps_the_store(
 
 
 def test_ingest_published_at_dates_articles_that_carry_no_date(
-    fake_service: NewsService, tmp_path: Path
+    service: NewsService, tmp_path: Path
 ) -> None:
     story = tmp_path / "story.txt"
     story.write_text("Harbour reopens\n\nThe harbour reopened last week after repairs.")
@@ -187,11 +187,11 @@ def test_ingest_published_at_dates_articles_that_carry_no_date(
     dated.write_text(
         json.dumps({"title": "T", "text": "Dock workers voted.", "published_at": "2024-01-02"})
     )
-    result = run(fake_service, "ingest", str(story), str(dated), "--published-at", "2023-05-29")
+    result = run(service, "ingest", str(story), str(dated), "--published-at", "2023-05-29")
     assert result.exit_code == 0, result.output
-    dates = {a.title: a.published_at for a in fake_service.list()}
+    dates = {a.title: a.published_at for a in service.list()}
     assert dates == {"Harbour reopens": "2023-05-29", "T": "2024-01-02"}
-    answer = fake_service.ask("When did the harbour reopen?")
+    answer = service.ask("When did the harbour reopen?")
     [citation] = [c for c in answer.citations if c.title == "Harbour reopens"]
     assert [(n.phrase, n.means) for n in citation.date_notes] == [
         ("last week", "the week of 22 May 2023")
@@ -199,12 +199,12 @@ def test_ingest_published_at_dates_articles_that_carry_no_date(
 
 
 def test_ask_shows_dates_notes_and_how_current_the_answer_is(
-    fake_service: NewsService, tmp_path: Path
+    service: NewsService, tmp_path: Path
 ) -> None:
     story = tmp_path / "story.txt"
     story.write_text("Harbour reopens\n\nThe harbour reopened last week after repairs.")
-    run(fake_service, "ingest", str(story), "--published-at", "2023-05-29")
-    output = run(fake_service, "ask", "When did the harbour reopen?").output
+    run(service, "ingest", str(story), "--published-at", "2023-05-29")
+    output = run(service, "ask", "When did the harbour reopen?").output
     assert "Harbour reopens — 2023-05-29" in output
     assert "(“last week” = the week of 22 May 2023)" in output
     assert "(Newest source: 29 May 2023." in output
@@ -229,7 +229,7 @@ def test_a_timeline_renders_one_line_per_entry() -> None:
     assert lines[2] == "5 March 2024: Officials revised the death toll. [2]"
 
 
-def test_chat_follows_up_shows_sources_and_quits(fake_seeded: NewsService) -> None:
+def test_chat_follows_up_shows_sources_and_quits(seeded: NewsService) -> None:
     script = "\n".join(
         [
             "Why did China refuse the meeting?",
@@ -240,7 +240,7 @@ def test_chat_follows_up_shows_sources_and_quits(fake_seeded: NewsService) -> No
             "never asked",
         ]
     )
-    result = run(fake_seeded, "chat", input=script + "\n")
+    result = run(seeded, "chat", input=script + "\n")
     assert result.exit_code == 0, result.output
     out = result.output
     assert "citing US restrictions" in out
@@ -250,8 +250,8 @@ def test_chat_follows_up_shows_sources_and_quits(fake_seeded: NewsService) -> No
     assert out.count("you> ") == 5  # nothing is read after /quit
 
 
-def test_chat_loads_the_demo_article_into_an_empty_store(fake_service: NewsService) -> None:
-    result = run(fake_service, "chat", input="Who is Li Shangfu?\n")  # then end of input
+def test_chat_loads_the_demo_article_into_an_empty_store(service: NewsService) -> None:
+    result = run(service, "chat", input="Who is Li Shangfu?\n")  # then end of input
     assert result.exit_code == 0, result.output
     assert "Loaded the demo article: China declines US request" in result.output
     assert "Chinese counterpart Li Shangfu" in result.output

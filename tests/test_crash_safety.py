@@ -1,7 +1,9 @@
 """Crash safety: a process killed with SIGKILL in the middle of an ingest or a removal leaves
 every article fully present (record, all chunks, matching lexical rows) or absent; running it
-again completes it, and questions still work. What is pinned is the store's, so the worker
-and the test both embed with the fake embedder (the vectors must agree between them)."""
+again completes it, and questions still find their passages. What is pinned is the store's, so
+the worker and the test both embed with the fake embedder (the vectors must agree between them),
+and the questions are asked of the retriever (what an answer makes of the passages is the
+answerer's, tested on the real model elsewhere)."""
 
 from __future__ import annotations
 
@@ -150,8 +152,8 @@ def test_an_ingest_killed_midway_leaves_whole_articles_and_can_be_rerun(
     ]
     assert all(article_state(service, "default", a) == "present" for a in articles)
     assert service.store.lexical.count("default") == service.store.count_chunks("default")
-    answer = service.ask("How long was the Kelso crossing closed?")
-    assert "13 months" in answer.answer and not answer.abstained
+    [found] = service.retrieve("How long was the Kelso crossing closed?", k=1)
+    assert "Kelso said the crossing had been closed for 13 months" in found.text
 
 
 def test_a_removal_killed_midway_leaves_whole_articles_and_can_be_rerun(
@@ -178,7 +180,7 @@ def test_a_removal_killed_midway_leaves_whole_articles_and_can_be_rerun(
         service.remove(article_id)
     assert {a.id for a in service.list()} == {a.id for a in articles[10:]}
     assert all(article_state(service, "default", a) == "absent" for a in articles[:10])
-    answer = service.ask("By how much did traffic through Penrith fall?")
-    assert "25 percent" in answer.answer
-    gone = service.ask("How long was the Arden crossing closed?")
-    assert all(c.article_id not in doomed for c in gone.citations)
+    [found] = service.retrieve("By how much did traffic through Penrith fall?", k=1)
+    assert "Traffic through Penrith fell by 25 percent" in found.text
+    gone = service.retrieve("How long was the Arden crossing closed?", k=20)
+    assert gone and all(p.article_id not in doomed for p in gone)

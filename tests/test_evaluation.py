@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fakes import FakeEmbeddings
 
 import retrieval.build
 from bot.cli import Context, main
@@ -19,6 +18,7 @@ from retrieval.evaluation.run import (
     lead_sentence,
     summarise,
 )
+from retrieval.index.embeddings import SentenceEmbeddings
 from retrieval.service import NewsService
 
 
@@ -94,11 +94,12 @@ def test_lead_accuracy_judges_only_the_text_before_the_first_marker() -> None:
 
 
 def test_eval_command_runs_and_caches_the_corpus(
-    fake_embeddings: FakeEmbeddings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    embeddings: SentenceEmbeddings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # `newsbot eval` builds its own stores (never the user's) on the embedder the settings
-    # name: the fake is handed in at the one factory it calls.
-    monkeypatch.setattr(retrieval.build, "load_embeddings", lambda settings: fake_embeddings)
+    # name: the run's one loaded model is handed in at the one factory it calls. (The real
+    # model, as the figures asserted are what the answerer makes of its vectors.)
+    monkeypatch.setattr(retrieval.build, "load_embeddings", lambda settings: embeddings)
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text(
         "\n".join(

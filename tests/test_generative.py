@@ -230,12 +230,12 @@ def test_the_human_answer_says_plainly_what_was_removed(
 
 
 def test_a_failing_model_gives_the_extractive_answer_with_a_notice(
-    fake_seeded: NewsService, fake_embeddings: FakeEmbeddings
+    seeded: NewsService, embeddings: SentenceEmbeddings
 ) -> None:
     def broken(prompt: str) -> str:
         raise ConnectionError("connection reset by peer")
 
-    answer = with_model(fake_seeded, PromptedFakeChatModel(reply=broken), fake_embeddings).ask(
+    answer = with_model(seeded, PromptedFakeChatModel(reply=broken), embeddings).ask(
         "Who is Li Shangfu?"
     )
     assert answer.answerer == "extractive" and "Li Shangfu" in answer.answer
@@ -274,12 +274,12 @@ async def test_astream_gives_the_same_tokens_and_answer_as_stream(
     assert (answer.answer, answer.dropped) == (expected.answer, expected.dropped)
 
 
-def test_the_pipeline_is_a_runnable_that_takes_a_plain_question(fake_seeded: NewsService) -> None:
+def test_the_pipeline_is_a_runnable_that_takes_a_plain_question(seeded: NewsService) -> None:
     """`invoke` with a string asks the default knowledge base; the extractive answerer
     streams no tokens, only the answer."""
-    answer = fake_seeded.pipeline.invoke("Who did Lloyd Austin want to meet?")
+    answer = seeded.pipeline.invoke("Who did Lloyd Austin want to meet?")
     assert isinstance(answer, Answer) and "Li Shangfu" in answer.answer
-    [only] = fake_seeded.pipeline.stream("Who did Lloyd Austin want to meet?")
+    [only] = seeded.pipeline.stream("Who did Lloyd Austin want to meet?")
     assert isinstance(only, Answer) and only.answer == answer.answer
 
 

@@ -44,12 +44,12 @@ def test_listing_shows_what_was_stored(fake_seeded: NewsService, seed_article: A
     assert fake_seeded.get(STRIKE.id) == STRIKE
 
 
-def test_remove_takes_every_passage_away(fake_seeded: NewsService, seed_article: Article) -> None:
-    fake_seeded.add(STRIKE)
-    assert fake_seeded.remove(seed_article.id)
-    assert not fake_seeded.remove(seed_article.id)
-    assert [a.id for a in fake_seeded.list()] == [STRIKE.id]
-    answer = fake_seeded.ask("Why did China refuse the meeting?")
+def test_remove_takes_every_passage_away(seeded: NewsService, seed_article: Article) -> None:
+    seeded.add(STRIKE)
+    assert seeded.remove(seed_article.id)
+    assert not seeded.remove(seed_article.id)
+    assert [a.id for a in seeded.list()] == [STRIKE.id]
+    answer = seeded.ask("Why did China refuse the meeting?")
     assert all(p.article_id == STRIKE.id for p in answer.passages)
     assert answer.abstained
 
@@ -104,9 +104,9 @@ def test_bad_questions_are_refused(fake_seeded: NewsService, question: str, mess
         fake_seeded.ask(question)
 
 
-def test_a_follow_up_uses_the_previous_question(fake_seeded: NewsService) -> None:
-    first = fake_seeded.ask("Why did China refuse the meeting?")
-    follow = fake_seeded.ask(
+def test_a_follow_up_uses_the_previous_question(seeded: NewsService) -> None:
+    first = seeded.ask("Why did China refuse the meeting?")
+    follow = seeded.ask(
         "and what did the Pentagon say about it?", history=[Turn(first.question, first.answer)]
     )
     assert follow.standalone_question is not None
