@@ -5,7 +5,8 @@ the candidate sentences the answerer embeds are turned into features
 (`retrieval.answer.extractive.FEATURES`); a sentence is a positive when it contains a gold
 answer (the eval's "contains" rule). A logistic regression (L2, Newton's method, features
 standardised) is fitted on the questions whose id hashes into the training part (80%) and
-checked on the rest, per set; the answerer's decline threshold (`min_score`) is the highest
+checked on the rest, per set. A second model, over the questions, decides when to decline;
+its threshold is the highest
 that keeps false abstention at or under `--max-false-abstain` on every training set.
 Writes retrieval/answer/sentence_model.json.
 
@@ -138,51 +139,60 @@ def main() -> None:
     scales[scales == 0] = 1.0
     weights, bias = fit((x - means) / scales, y, weight, args.l2)
     model = SentenceModel(
-        tuple(FEATURES), tuple(weights), bias, tuple(means), tuple(scales), 0.0, 0.0, 0.0, {}
+        tuple(FEATURES), tuple(weights), bias, tuple(means), tuple(scales), {}, {}
     )
 
-    # When to decline: the answerer declines when its lead sentence's probability, the best
-    # meaning match or the best coverage of the question's words is under a threshold. The
-    # thresholds are those that decline the most unanswerable training questions (the mean
-    # over the sets) while false abstention stays at most max_false_abstain on every set.
+    # When to decline: a second, question-level logistic model reads three signals of the
+    # candidates — the lead's probability, the closest meaning, the best coverage of the
+    # question's words — and says how likely the question is answerable from them. The
+    # answerer declines below the cut that declines the most unanswerable training questions
+    # (the mean over the sets) while false abstention stays at most max_false_abstain on
+    # every set.
     def signals(q: Question) -> tuple[float, float, float]:
         if not len(q.y):
             return 0.0, 0.0, 0.0
         probs = [model.probability(r) for r in q.x]
-        lead = int(np.argmax(probs))
         coverage = 0.6 * q.x[:, 1] + 0.4 * q.x[:, 2]
-        return probs[lead], float(q.x[:, 0].max()), float(coverage.max())
+        return max(probs), float(q.x[:, 0].max()), float(coverage.max())
 
-    sig = {id(q): signals(q) for q in questions}
+    sig = {id(q): np.array(signals(q)) for q in questions}
     names = sorted({q.set for q in questions})
+    train_q = [q for q in questions if q.train]
+    sx = np.vstack([sig[id(q)] for q in train_q])
+    sy = np.array([q.answerable for q in train_q], dtype=float)
+    sizes_q = {name: sum(q.set == name for q in train_q) for name in names}
+    sw = np.array([len(train_q) / (len(names) * sizes_q[q.set]) for q in train_q])
+    decline_weights, decline_bias = fit(sx, sy, sw, args.l2)
 
-    def declines(q: Question, cut: tuple[float, float, float]) -> bool:
-        return any(v < c for v, c in zip(sig[id(q)], cut, strict=True))
+    def answerable_p(q: Question) -> float:
+        z = decline_bias + float(sig[id(q)] @ decline_weights)
+        return 1 / (1 + np.exp(-z))
 
-    def quantiles(i: int) -> list[float]:
-        values = sorted(v[i] for v in sig.values())
-        picks = (values[int(f * (len(values) - 1))] for f in np.linspace(0, 0.6, 25))
-        return sorted({0.0, *(round(v, 4) for v in picks)})
+    ap = {id(q): answerable_p(q) for q in questions}
+    min_answerable = 0.0
+    best_gain = -1.0
+    for cut in sorted({round(v, 4) for v in ap.values()}):
+        gain, ok = 0.0, True
+        for name in names:
+            part = [q for q in train_q if q.set == name]
+            answerable = [q for q in part if q.answerable]
+            unanswerable = [q for q in part if not q.answerable]
+            if sum(ap[id(q)] < cut for q in answerable) / max(1, len(answerable)) > (
+                args.max_false_abstain
+            ):
+                ok = False
+                break
+            if unanswerable:
+                gain += sum(ap[id(q)] < cut for q in unanswerable) / len(unanswerable)
+        if not ok:
+            break
+        if gain > best_gain:
+            min_answerable, best_gain = cut, gain
 
-    best_cut, best_gain = (0.0, 0.0, 0.0), -1.0
-    for p_cut in quantiles(0):
-        for d_cut in quantiles(1):
-            for c_cut in quantiles(2):
-                cut = (p_cut, d_cut, c_cut)
-                gain, ok = 0.0, True
-                for name in names:
-                    train_q = [q for q in questions if q.set == name and q.train]
-                    answerable = [q for q in train_q if q.answerable]
-                    unanswerable = [q for q in train_q if not q.answerable]
-                    false = sum(declines(q, cut) for q in answerable) / max(1, len(answerable))
-                    if false > args.max_false_abstain:
-                        ok = False
-                        break
-                    if unanswerable:
-                        gain += sum(declines(q, cut) for q in unanswerable) / len(unanswerable)
-                if ok and gain > best_gain:
-                    best_cut, best_gain = cut, gain
-    min_score, min_dense, min_coverage = best_cut
+    def declines(q: Question, _: object = None) -> bool:
+        return ap[id(q)] < min_answerable
+
+    best_cut = None
     report: dict[str, dict[str, float]] = {}
     for name in sorted({q.set for q in questions}):
         for part, flag in (("train", True), ("held_out", False)):
@@ -210,11 +220,14 @@ def main() -> None:
         round(bias, 6),
         tuple(round(m, 6) for m in means),
         tuple(round(s, 6) for s in scales),
-        min_score,
-        min_dense,
-        min_coverage,
+        {
+            "weights": [round(float(w), 6) for w in decline_weights],
+            "bias": round(decline_bias, 6),
+            "min_probability": min_answerable,
+        },
         {
             "fitted_by": "benchmarks/fit_answerer.py",
+            "embedding_model": Settings().embedding_model,
             "sets": sorted({q.set for q in questions}),
             "training_sentences": len(y),
             "positives": int(y.sum()),
@@ -228,9 +241,11 @@ def main() -> None:
         json.dumps(
             {
                 "weights": dict(zip(FEATURES, model.weights, strict=True)),
-                "min_score": min_score,
-                "min_dense": min_dense,
-                "min_coverage": min_coverage,
+                "decline": {
+                    "weights": list(decline_weights),
+                    "bias": decline_bias,
+                    "min_probability": min_answerable,
+                },
                 "report": report,
             },
             indent=1,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from retrieval.answer.sentence_model import SentenceModel, packaged_model
+from retrieval.index.embeddings import DEFAULT_MODEL
 from retrieval.index.vector_cache import VectorCache
 from retrieval.text.dates import MONTH_ABBREVIATIONS, MONTHS, WEEKDAY_ALTERNATION
 from retrieval.text.sentences import split_sentences
@@ -268,9 +269,9 @@ class ExtractiveAnswerer:
     """Answers from the retrieved sentences, each scored by the sentence model (the fitted
     probability that it holds the answer): the best leads, up to two that score at least
     `support_ratio` of it (0.25: the most answers on the dev sets) support it. It declines
-    when the lead scores under `min_score`, or the question is off-topic (nothing retrieved
-    comes close in meaning or covers its words): thresholds fitted with the model, see
-    `sentence_model.json` and benchmarks/fit_answerer.py."""
+    when the sentence model's decline model finds the question unanswerable from what was
+    retrieved (off-topic questions): fitted with it, see `sentence_model.json` and
+    benchmarks/fit_answerer.py. `min_score` is a floor on the lead's probability besides."""
 
     name = "extractive"
 
@@ -289,8 +290,12 @@ class ExtractiveAnswerer:
         self.max_embedded = max_embedded
         self.vectors = VectorCache(embeddings) if vectors is None else vectors
         self.model = model or packaged_model()
+        # Cosines mean what they meant in the fit only for the embedding model of the fit:
+        # with another, questions are declined by `min_score` alone.
+        fitted_for = self.model.about.get("embedding_model", DEFAULT_MODEL)
+        self.declines_off_topic = getattr(embeddings, "model_name", None) == fitted_for
         self.max_sentences = max_sentences
-        self.min_score = self.model.min_score if min_score is None else min_score
+        self.min_score = 0.0 if min_score is None else min_score
         self.support_ratio = support_ratio
 
     def _candidates(self, question: str, passages: list[Passage]) -> list[_Candidate]:
@@ -402,13 +407,15 @@ class ExtractiveAnswerer:
         return sorted(scored, key=lambda e: e.score, reverse=True)
 
     def _off_topic(self, evidence: list[Evidence]) -> bool:
-        """Nothing retrieved is close to the question in meaning, or covers its words (an
-        answerer told never to decline, `min_score=-inf`, does not ask)."""
-        if self.min_score == float("-inf"):
+        """The decline model's verdict on the candidates: the lead's probability, the closest
+        meaning and the best coverage of the question's words say the articles do not answer
+        (an answerer told never to decline, `min_score=-inf`, does not ask)."""
+        if not self.declines_off_topic or self.min_score == float("-inf"):
             return False
-        return max(e.dense for e in evidence) < self.model.min_dense or (
-            max(e.overlap for e in evidence) < self.model.min_coverage
+        answerable = self.model.answerable(
+            evidence[0].score, max(e.dense for e in evidence), max(e.overlap for e in evidence)
         )
+        return answerable < self.model.min_answerable
 
     def select(self, evidence: list[Evidence]) -> list[Evidence]:
         """The lead sentence and the few that support it nearly as well."""

@@ -25,13 +25,23 @@ class SentenceModel:
     # features are standardised before weighting (the fit's means and deviations)
     means: tuple[float, ...]
     scales: tuple[float, ...]
-    # The answerer declines when its lead sentence's probability is under `min_score`, or
-    # no candidate comes closer in meaning than `min_dense` (cosine), or none covers more
-    # than `min_coverage` of the question's weighted words: off-topic questions.
-    min_score: float
-    min_dense: float
-    min_coverage: float
+    # Whether to decline a question: a logistic model of three signals of its candidates —
+    # the lead's probability, the closest meaning (cosine), the best coverage of the
+    # question's weighted words — gives the probability that the articles answer it;
+    # under `min_probability` the answerer declines (off-topic questions, among others).
+    decline: dict[str, Any]
     about: dict[str, Any]
+
+    def answerable(self, lead: float, dense: float, coverage: float) -> float:
+        weights = self.decline.get("weights", [0.0, 0.0, 0.0])
+        z = self.decline.get("bias", 40.0) + sum(
+            w * v for w, v in zip(weights, (lead, dense, coverage), strict=True)
+        )
+        return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
+
+    @property
+    def min_answerable(self) -> float:
+        return float(self.decline.get("min_probability", 0.0))
 
     def probability(self, values: Sequence[float]) -> float:
         z = self.bias + sum(
@@ -47,9 +57,7 @@ class SentenceModel:
             "bias": self.bias,
             "means": list(self.means),
             "scales": list(self.scales),
-            "min_score": self.min_score,
-            "min_dense": self.min_dense,
-            "min_coverage": self.min_coverage,
+            "decline": self.decline,
             "about": self.about,
         }
 
@@ -61,9 +69,7 @@ class SentenceModel:
             bias=float(data["bias"]),
             means=tuple(float(m) for m in data["means"]),
             scales=tuple(float(s) for s in data["scales"]),
-            min_score=float(data["min_score"]),
-            min_dense=float(data.get("min_dense", 0.0)),
-            min_coverage=float(data.get("min_coverage", 0.0)),
+            decline=dict(data.get("decline", {})),
             about=dict(data.get("about", {})),
         )
 
