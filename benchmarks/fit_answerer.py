@@ -142,18 +142,19 @@ def main() -> None:
         tuple(FEATURES), tuple(weights), bias, tuple(means), tuple(scales), {}, {}
     )
 
-    # When to decline: a second, question-level logistic model reads three signals of the
+    # When to decline: a second, question-level logistic model reads four signals of the
     # candidates — the lead's probability, the closest meaning, the best coverage of the
-    # question's words — and says how likely the question is answerable from them. The
+    # question's words, the least share of its names a passage leaves out — and says how likely the question is answerable from them. The
     # answerer declines below the cut that declines the most unanswerable training questions
     # (the mean over the sets) while false abstention stays at most max_false_abstain on
     # every set.
-    def signals(q: Question) -> tuple[float, float, float]:
+    def signals(q: Question) -> tuple[float, float, float, float]:
         if not len(q.y):
-            return 0.0, 0.0, 0.0
+            return 0.0, 0.0, 0.0, 1.0
         probs = [model.probability(r) for r in q.x]
         coverage = 0.6 * q.x[:, 1] + 0.4 * q.x[:, 2]
-        return max(probs), float(q.x[:, 0].max()), float(coverage.max())
+        missing = q.x[:, FEATURES.index("missing_names")]
+        return max(probs), float(q.x[:, 0].max()), float(coverage.max()), float(missing.min())
 
     sig = {id(q): np.array(signals(q)) for q in questions}
     names = sorted({q.set for q in questions})

@@ -92,6 +92,7 @@ class Evidence:
     overlap: float
     kind_bonus: float
     score: float
+    missing_names: float = 0.0  # share of the question's names its passage never mentions
 
 
 @dataclass(frozen=True)

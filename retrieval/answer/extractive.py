@@ -401,6 +401,7 @@ class ExtractiveAnswerer:
                 c.overlap,
                 c.bonus,
                 self.model.probability(model_inputs((dense, *c.features))),
+                c.features[FEATURES.index("missing_names") - 1],
             )
             for c, dense in self._embedded(question, passages)
         ]
@@ -408,12 +409,16 @@ class ExtractiveAnswerer:
 
     def _off_topic(self, evidence: list[Evidence]) -> bool:
         """The decline model's verdict on the candidates: the lead's probability, the closest
-        meaning and the best coverage of the question's words say the articles do not answer
+        meaning, the best coverage of the question's words and the share of its names no
+        passage mentions say the articles do not answer
         (an answerer told never to decline, `min_score=-inf`, does not ask)."""
         if not self.declines_off_topic or self.min_score == float("-inf"):
             return False
         answerable = self.model.answerable(
-            evidence[0].score, max(e.dense for e in evidence), max(e.overlap for e in evidence)
+            evidence[0].score,
+            max(e.dense for e in evidence),
+            max(e.overlap for e in evidence),
+            min(e.missing_names for e in evidence),
         )
         return answerable < self.model.min_answerable
 

@@ -25,17 +25,17 @@ class SentenceModel:
     # features are standardised before weighting (the fit's means and deviations)
     means: tuple[float, ...]
     scales: tuple[float, ...]
-    # Whether to decline a question: a logistic model of three signals of its candidates —
+    # Whether to decline a question: a logistic model of four signals of its candidates —
     # the lead's probability, the closest meaning (cosine), the best coverage of the
-    # question's weighted words — gives the probability that the articles answer it;
+    # question's weighted words, the least share of its names a passage leaves out — gives the probability that the articles answer it;
     # under `min_probability` the answerer declines (off-topic questions, among others).
     decline: dict[str, Any]
     about: dict[str, Any]
 
-    def answerable(self, lead: float, dense: float, coverage: float) -> float:
-        weights = self.decline.get("weights", [0.0, 0.0, 0.0])
+    def answerable(self, lead: float, dense: float, coverage: float, missing: float) -> float:
+        weights = self.decline.get("weights", [0.0, 0.0, 0.0, 0.0])
         z = self.decline.get("bias", 40.0) + sum(
-            w * v for w, v in zip(weights, (lead, dense, coverage), strict=True)
+            w * v for w, v in zip(weights, (lead, dense, coverage, missing), strict=True)
         )
         return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
 
