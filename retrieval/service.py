@@ -168,8 +168,10 @@ class NewsService:
 
     def _settled(self, answer: Answer, question: Question) -> Answer:
         """An article removed while this answer was composed from its passages: answer again,
-        so no citation ever names an article that is gone (retrieval no longer finds it)."""
-        for _ in range(3):
+        so no citation ever names an article that is gone (retrieval no longer finds it).
+        Several tries: while an admin removes articles one after another, each answer can
+        cite one removed moments after its retrieval."""
+        for _ in range(10):
             cited = {c.article_id for c in answer.citations}
             if all(self.store.has_article(question.kb, article_id) for article_id in cited):
                 return answer

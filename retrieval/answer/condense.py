@@ -22,6 +22,7 @@ def is_follow_up(question: str) -> bool:
     return len(content_terms(question)) <= 2 or bool(_REFERS_BACK.search(question))
 
 
+_SINGULAR = re.compile(r"\b(he|she|him|her|his|hers)\b", re.I)
 _PERSONAL = re.compile(r"\b(he|she|him|her|his|hers|they|them|their)\b", re.I)
 
 
@@ -84,6 +85,16 @@ def condense_question(question: str, history: Sequence[Turn]) -> str:
     if not history or not is_follow_up(question):
         return question
     personal = bool(_PERSONAL.search(question))
+    # "who is he?" when the earlier question named nobody and its answer named one person:
+    # that person, in the pronoun's place — "who is Patrick Ryder?" is a question the
+    # answerer leads with him for, where "who is he? (Pentagon Patrick Ryder)" is not.
+    answered = people_in(history[-1].answer)
+    if len(answered) == 1 and not people_in(history[-1].question):
+        singular = _SINGULAR.search(question)
+        if singular:
+            name = answered[0]
+            said = f"{name}'s" if singular.group(0).lower() in ("his", "hers") else name
+            return f"{question[: singular.start()]}{said}{question[singular.end() :]}"
     subject = subject_of(history[-1].question, names_only=personal)
     if personal:  # "who is he?" may mean someone the answer named, not the question
         known = set(tokens(subject))
