@@ -195,13 +195,18 @@ def _overlap(weights: dict[str, float], present: set[str]) -> float:
     return sum(w for term, w in weights.items() if term in present) / sum(weights.values())
 
 
+# The kind bonus of a sentence that states a cause for a why question (no other kind gets as
+# much): what `_states_a_cause` and the `strong_reason` feature read.
+STATED_CAUSE_BONUS = 0.15
+
+
 def _kind_bonus(kind: str, cue: re.Pattern[str] | None, sentence: str, question: str) -> float:
     """Reward sentences of the kind of answer asked for; for why/when/how many questions,
     a sentence without any cause/date/number/name is rarely the answer, whatever its words.
     A name, date or number counts only if the question does not already hold it: the
     sentence that repeats "Port Ellery" does not answer "who leads Port Ellery?"."""
     if kind == "why" and _STRONG_REASON.search(sentence):
-        return 0.15
+        return STATED_CAUSE_BONUS
     if cue is None:
         return 0.0
     asked = question.lower()
@@ -254,7 +259,7 @@ def looks_like_heading(sentence: str) -> bool:
 
 def _states_a_cause(evidence: Evidence) -> bool:
     """An explicit cause, in a candidate for a why question (its kind bonus says so)."""
-    return evidence.kind_bonus >= 0.15
+    return evidence.kind_bonus >= STATED_CAUSE_BONUS
 
 
 def _follows_any(candidate: Evidence, chosen: list[Evidence]) -> bool:
@@ -333,9 +338,9 @@ class ExtractiveAnswerer:
                 features = (
                     _overlap(weights, terms),
                     _overlap(weights, context_terms | terms),
-                    float(bonus > 0 and not (kind == "why" and bonus >= 0.15)),
+                    float(0 < bonus < STATED_CAUSE_BONUS),
                     float(bonus < 0),
-                    float(kind == "why" and bonus >= 0.15),
+                    float(bonus >= STATED_CAUSE_BONUS),
                     float(heading),
                     float(adds_nothing),
                     missing,
@@ -357,8 +362,6 @@ class ExtractiveAnswerer:
                         features,
                     )
                 )
-        if not candidates:
-            return []
         return candidates
 
     def _embedded(self, question: str, passages: list[Passage]) -> list[tuple[_Candidate, float]]:
