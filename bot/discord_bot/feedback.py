@@ -11,7 +11,7 @@ from typing import Any, Protocol, cast
 import discord
 
 from bot.discord_bot.conversation import answer_text, question_answered
-from bot.discord_bot.messages import by_article
+from bot.discord_bot.messages import by_article, linkable
 from bot.discord_bot.news import NewsAPI
 from bot.discord_bot.servers import ServerSettingsCache
 from retrieval.types import Answer, Feedback
@@ -80,7 +80,7 @@ def answer_view(answer: Answer) -> discord.ui.View:
     linked = [group[0] for group in by_article(answer.citations) if group[0].url]
     for citation in linked[:LINK_BUTTONS]:
         url = citation.url or ""
-        if len(url) > 512 or not url.startswith(("http://", "https://")):
+        if not linkable(url, 512):  # Discord's limit for a link button
             continue
         title = " ".join(citation.title.split())
         label = f"Open: {title}"

@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 import discord
 
@@ -27,6 +28,7 @@ __all__ = [
     "answer_messages",
     "articles_page",
     "by_article",
+    "linkable",
     "masked_link",
     "passages",
     "shorten_quote",
@@ -94,11 +96,16 @@ def shorten_quote(quote: str, limit: int = QUOTE_CHARS) -> str:
     return quote[: cut if cut > limit // 2 else limit - 1].rstrip(" ,;:") + "…"
 
 
+def linkable(url: str | None, max_length: int) -> TypeGuard[str]:
+    """An http(s) address Discord will link, at most `max_length` characters."""
+    return url is not None and len(url) <= max_length and url.startswith(("http://", "https://"))
+
+
 def masked_link(text: str, url: str | None) -> str:
     """`[text](url)` when there is a usable link (Discord shows the text, linked), else the
     text. Brackets in the text and spaces or parentheses in the URL would end the markup early."""
     text = text.replace("[", "\\[").replace("]", "\\]")
-    if not url or len(url) > 500 or not url.startswith(("http://", "https://")):
+    if not linkable(url, 500):
         return text
     url = url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
     return f"[{text}]({url})"
