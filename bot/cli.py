@@ -28,6 +28,9 @@ class Context:
     _settings: Settings | None = None
     _service: NewsService | None = None
     _built_here: bool = field(default=False, init=False)
+    # Set by the long-running commands (discord, chat, watch) before they first touch the
+    # service: they serve their embedded store to the other newsbot commands (issue 19).
+    serve: bool = field(default=False, init=False)
 
     @property
     def settings(self) -> Settings:
@@ -42,7 +45,7 @@ class Context:
         if self._service is None:
             from retrieval.build import build_service
 
-            self._service = build_service(self.settings)
+            self._service = build_service(self.settings, serve=self.serve)
             self._built_here = True
         return self._service
 
@@ -154,6 +157,7 @@ def chat(obj: Context, kb: str) -> None:
     """Chat in the terminal: follow-up questions, /sources, /quit."""
     from bot.chat import run_chat
 
+    obj.serve = True
     run_chat(obj.service, kb=kb)
 
 
@@ -266,6 +270,7 @@ def run_discord(obj: Context) -> None:
 
     options = DiscordSettings()
     bot_token(options)  # before the store is opened
+    obj.serve = True
     service = obj.service
     run_bot(service=service, options=options, embeddings=service.embeddings)
 

@@ -99,11 +99,13 @@ def build_service(
     store: ArticleStore | None = None,
     chat_model: BaseChatModel | None = None,
     clock: Callable[[], date | None] | None = None,
+    serve: bool = False,
 ) -> NewsService:
     """The service, built from settings. Parts may be handed in instead: a loaded embedding
     model or an open store to share, a chat model in place of the one `settings.llm` names
     (which must still name one: it is the answers' `answerer`). "Today" is `clock`, else the
-    `today` setting, else the calendar."""
+    `today` setting, else the calendar. `serve`: a long-running command (discord, chat,
+    watch) that serves its embedded store to the other newsbot commands on this machine."""
     from retrieval.answer.chat_models import parse_llm_setting
     from retrieval.answer.condense import condense_question
     from retrieval.answer.extractive import ExtractiveAnswerer
@@ -124,7 +126,9 @@ def build_service(
     if embeddings is None:
         embeddings = load_embeddings(settings)
     if store is None:
-        store = open_store(chroma_path=settings.chroma_path, chroma_url=settings.chroma_url)
+        store = open_store(
+            chroma_path=settings.chroma_path, chroma_url=settings.chroma_url, serve=serve
+        )
 
     def fetch(url: str) -> Article:
         return fetch_article(

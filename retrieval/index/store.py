@@ -313,7 +313,11 @@ def _lock_directory(path: Path) -> Any:
 
 
 def open_store(
-    *, chroma_path: Path, chroma_url: str | None = None, lexical_path: Path | None = None
+    *,
+    chroma_path: Path,
+    chroma_url: str | None = None,
+    lexical_path: Path | None = None,
+    serve: bool = False,
 ) -> ArticleStore:
     """The embedded store at `chroma_path`, or the Chroma server at `chroma_url`; the lexical
     index lives at `lexical_path` (default: beside the embedded store)."""
