@@ -8,9 +8,10 @@ write. An article is therefore either fully present or absent.
 from __future__ import annotations
 
 import fcntl
-import os
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,13 +56,57 @@ def lexical_text(title: str, text: str) -> str:
     return f"{title}\n{text}"
 
 
+class WriteLock:
+    """One write at a time that spans Chroma and SQLite (an article's chunks, its BM25 rows,
+    its record), across this process's threads and, through a `flock` on `path`, the other
+    newsbot processes of this machine: so one process never sweeps as leftovers the chunks
+    another is still writing, and an article two processes add at once is stored once."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self._threads = threading.RLock()
+        self._file = open(path, "a+") if path is not None else None  # noqa: SIM115
+        self._depth = 0
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._threads:
+            if self._file is not None and self._depth == 0:
+                fcntl.flock(self._file, fcntl.LOCK_EX)
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._file is not None and self._depth == 0:
+                    fcntl.flock(self._file, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
 class ArticleStore:
-    def __init__(self, client: Any, lexical: LexicalIndex, *, lock: Any = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        lexical: LexicalIndex,
+        *,
+        lock: Any = None,
+        writes: WriteLock | None = None,
+    ) -> None:
         self._client = client
         self.lexical = lexical
-        self._lock = lock  # held for the life of the store (embedded mode)
+        self._lock = lock  # held for the life of the store: says this process uses it
+        self._writes = writes or WriteLock()
         self._collections: dict[str, Any] = {}
         self._lexical_checked: set[str] = set()
+
+    @property
+    def local_server(self) -> str | None:
+        """The address of the local Chroma server this store goes through (see
+        local_server.py); None when embedded, or at a server of NEWSBOT_CHROMA_URL."""
+        return getattr(self._lock, "url", None)
 
     # -- collections -------------------------------------------------------------------
     def _collection(self, kb: str, kind: str) -> Any:
@@ -85,11 +130,22 @@ class ArticleStore:
     def has_article(self, kb: str, article_id: str) -> bool:
         return bool(self._collection(kb, "articles").get(ids=[article_id], include=[])["ids"])
 
-    def add_articles(self, kb: str, items: Sequence[tuple[Article, Sequence[Chunk], Any]]) -> None:
+    def add_articles(
+        self, kb: str, items: Sequence[tuple[Article, Sequence[Chunk], Any]]
+    ) -> list[str]:
         """Store articles with their chunks and chunk vectors: the chunks of all of them, then
         their lexical rows, then their records, so a crash at any point leaves each article
         whole or absent. Together, as each Chroma call costs ~5 ms of CPU however small: one
-        call per article took a tenth of ingest's time."""
+        call per article took a tenth of ingest's time. Returns the ids written: an article
+        another process stored meanwhile is left as it is."""
+        with self._writes.held():
+            stored = self._present(kb, {article.id for article, _, _ in items})
+            items = [item for item in items if item[0].id not in stored]
+            if items:
+                self._add_articles(kb, items)
+            return [article.id for article, _, _ in items]
+
+    def _add_articles(self, kb: str, items: Sequence[tuple[Article, Sequence[Chunk], Any]]) -> None:
         import numpy as np
 
         chunks_col = self._collection(kb, "chunks")
@@ -164,12 +220,13 @@ class ArticleStore:
         self._collection(kb, "chunks").delete(where={"article_id": article_id})
 
     def remove_article(self, kb: str, article_id: str) -> bool:
-        if not self.has_article(kb, article_id):
-            return False
-        self._collection(kb, "articles").delete(ids=[article_id])
-        self._sweep_chunks(kb, article_id)
-        self.lexical.remove_article(kb, article_id)
-        return True
+        with self._writes.held():
+            if not self.has_article(kb, article_id):
+                return False
+            self._collection(kb, "articles").delete(ids=[article_id])
+            self._sweep_chunks(kb, article_id)
+            self.lexical.remove_article(kb, article_id)
+            return True
 
     def get_article(self, kb: str, article_id: str) -> Article | None:
         got = self._collection(kb, "articles").get(
@@ -250,6 +307,11 @@ class ArticleStore:
         two disagree (an index file lost or copied, or another process writing to a server)."""
         if kb in self._lexical_checked:
             return
+        with self._writes.held():  # not while another process is half-way through a write
+            self._sync_lexical(kb)
+        self._lexical_checked.add(kb)
+
+    def _sync_lexical(self, kb: str) -> None:
         chunks_col = self._collection(kb, "chunks")
         if self.lexical.count(kb) != chunks_col.count():
             self.lexical.clear(kb)
@@ -274,7 +336,6 @@ class ArticleStore:
                     ],
                 )
                 offset += len(got["ids"])
-        self._lexical_checked.add(kb)
 
     def _present(self, kb: str, article_ids: set[str]) -> set[str]:
         if not article_ids:
@@ -284,32 +345,10 @@ class ArticleStore:
 
     def close(self) -> None:
         self.lexical.close()
+        self._writes.close()
         if self._lock is not None:
             self._lock.close()
             self._lock = None
-
-
-def _lock_directory(path: Path) -> Any:
-    """An exclusive lock on the embedded store: Chroma's embedded mode is not safe for two
-    processes on one directory, so the second one is refused with a way forward."""
-    path.mkdir(parents=True, exist_ok=True)
-    handle = open(path / ".newsbot.lock", "a+")  # noqa: SIM115 - held for the store's life
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
-        raise StoreError(
-            f"the store at {path} is in use by {holder}; embedded Chroma is not safe for two "
-            "processes. Stop it, or run a Chroma server (chroma run) and set NEWSBOT_CHROMA_URL "
-            "for both."
-        ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"newsbot process {os.getpid()}\n")
-    handle.flush()
-    return handle
 
 
 def open_store(
@@ -318,8 +357,11 @@ def open_store(
     chroma_url: str | None = None,
     lexical_path: Path | None = None,
     serve: bool = False,
+    wait_s: float = 300.0,
 ) -> ArticleStore:
-    """The embedded store at `chroma_path`, or the Chroma server at `chroma_url`; the lexical
+    """The Chroma server at `chroma_url`, else the store at `chroma_path`: through the local
+    server of another newsbot process if one serves it, else embedded (see local_server). With
+    `serve`, a local server is started for it first, for other processes to share. The lexical
     index lives at `lexical_path` (default: beside the embedded store)."""
     lexical_path = lexical_path or chroma_path.parent / "lexical.sqlite3"
     import chromadb
@@ -341,11 +383,18 @@ def open_store(
             )
         except Exception as exc:
             raise StoreError(f"cannot reach the Chroma server at {chroma_url} ({exc})") from None
-        return ArticleStore(client, LexicalIndex(lexical_path))
-    lock = _lock_directory(chroma_path)
-    try:
-        client = chromadb.PersistentClient(path=str(chroma_path), settings=chroma_settings)
-    except Exception:
-        lock.close()
-        raise
-    return ArticleStore(client, LexicalIndex(lexical_path), lock=lock)
+        return ArticleStore(client, LexicalIndex(lexical_path), writes=_write_lock(lexical_path))
+    from retrieval.index.local_server import connect_local
+
+    connection = connect_local(chroma_path, serve=serve, wait_s=wait_s)
+    return ArticleStore(
+        connection.client,
+        LexicalIndex(lexical_path),
+        lock=connection,
+        writes=_write_lock(lexical_path),
+    )
+
+
+def _write_lock(lexical_path: Path) -> WriteLock:
+    lexical_path.parent.mkdir(parents=True, exist_ok=True)
+    return WriteLock(lexical_path.parent / ".newsbot-write.lock")

@@ -87,9 +87,17 @@ class Ingester:
                 for article, chunks in group:
                     items.append((article, chunks, vectors[offset : offset + len(chunks)]))
                     offset += len(chunks)
-                self.store.add_articles(kb, items)
-                for article, chunks in group:
-                    report(AddResult(article.id, article.title, len(chunks), "added"))
+                written = set(self.store.add_articles(kb, items))
+                for article, chunks in group:  # (one stored meanwhile by another process)
+                    stored = article.id in written
+                    report(
+                        AddResult(
+                            article.id,
+                            article.title,
+                            len(chunks) if stored else 0,
+                            "added" if stored else "unchanged",
+                        )
+                    )
                 release_freed_memory()
 
         def flush(embedder: ThreadPoolExecutor) -> None:
