@@ -293,9 +293,9 @@ def _run_chroma(directory: Path) -> tuple[subprocess.Popen[bytes], ServerRecord]
     taken meanwhile), once it answers."""
     for _attempt in range(5):
         port = _free_port()
+        command = [_chroma_command(), "run", "--path", str(directory)]
         chroma = subprocess.Popen(
-            [_chroma_command(), "run", "--path", str(directory), "--host", LOOPBACK]
-            + ["--port", str(port)],
+            [*command, "--host", LOOPBACK, "--port", str(port)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=sys.stderr,
