@@ -270,10 +270,9 @@ class ArticleStore:
         """(chunk_id, cosine similarity) of the k chunks nearest to `vector`, best first: the
         index alone. Reading the k documents and metadata as well took 5 of the 6 ms of a
         query at 10k chunks; `get_passages` reads the few that are kept."""
-        chunks_col = self._collection(kb, "chunks")
-        if chunks_col.count() == 0:
-            return []
-        result = chunks_col.query(
+        # (no count() first: a call fewer, ~3 ms through a local server; an empty
+        # collection answers with no ids)
+        result = self._collection(kb, "chunks").query(
             query_embeddings=[list(vector)], n_results=k, include=["distances"]
         )
         return [
