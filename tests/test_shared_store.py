@@ -256,3 +256,28 @@ def test_a_killed_supervisor_leaves_a_stale_record_that_the_next_opener_clears(
     assert url is not None
     assert after.send("search", q="Arden bridge", k=1) == [arden.id]
     after.close()
+
+
+def test_processes_whose_server_was_killed_carry_on_with_a_new_one(
+    tmp_path: Path, workers: list[Worker]
+) -> None:
+    chroma = tmp_path / "chroma"
+    bot = start(workers, tmp_path, serve=True)
+    bot.opened()
+    shell = start(workers, tmp_path, serve=False)
+    shell.opened()
+    arden = town("Arden", 3)
+    bot.add(arden)
+    record = read_record(chroma)
+    assert record is not None
+    os.kill(record.chroma_pid, signal.SIGKILL)  # the server alone dies; its users live on
+    wait_until(lambda: not (chroma / RECORD_FILE).exists())  # its supervisor gave up
+    # the next call of each finds it gone, opens the store again, and is made again
+    assert bot.send("search", q="Arden bridge", k=1) == [arden.id]
+    kelso = town("Kelso", 7)
+    assert shell.add(kelso) == {kelso.id: "added"}
+    again = read_record(chroma)
+    assert again is not None and again.chroma_pid != record.chroma_pid
+    assert bot.send("search", q="Kelso bridge", k=1) == [kelso.id]
+    shell.close()
+    bot.close()

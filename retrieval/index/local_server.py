@@ -34,6 +34,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -242,6 +243,8 @@ def _start_supervisor(directory: Path, lock: IO[str]) -> ServerRecord:
     while time.monotonic() < deadline:
         record = read_record(directory)
         if record is not None and record.supervisor_pid == supervisor.pid and _answers(record):
+            # reaped when it ends (it may outlive this process, or end first: no zombie)
+            threading.Thread(target=supervisor.wait, daemon=True).start()
             return record
         if supervisor.poll() is not None:
             break

@@ -8,12 +8,13 @@ write. An article is therefore either fully present or absent.
 from __future__ import annotations
 
 import fcntl
+import functools
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from retrieval.errors import StoreError
 from retrieval.index.lexical import LexicalIndex
@@ -86,6 +87,30 @@ class WriteLock:
             self._file = None
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _reconnecting(method: F) -> F:
+    """A call that finds the Chroma server gone: through a local server (its supervisor or
+    `chroma run` killed), the store is opened again — connected to a server another process
+    started meanwhile, or serving it anew, or embedded — and the call made once more (every
+    write here can be repeated: see add_articles). At a NEWSBOT_CHROMA_URL server: one line."""
+
+    @functools.wraps(method)
+    def call(self: ArticleStore, *args: Any, **kwargs: Any) -> Any:
+        import httpx
+
+        try:
+            return method(self, *args, **kwargs)
+        except httpx.TransportError as exc:
+            if self._reopen is None:
+                raise StoreError(f"lost the Chroma server ({exc})") from None
+            self._reconnect()
+            return method(self, *args, **kwargs)
+
+    return call  # type: ignore[return-value]
+
+
 class ArticleStore:
     def __init__(
         self,
@@ -94,13 +119,23 @@ class ArticleStore:
         *,
         lock: Any = None,
         writes: WriteLock | None = None,
+        reopen: Callable[[], Any] | None = None,
     ) -> None:
         self._client = client
+        self._reopen = reopen  # a new (client, lock) pair: see _reconnecting
         self.lexical = lexical
         self._lock = lock  # held for the life of the store: says this process uses it
         self._writes = writes or WriteLock()
         self._collections: dict[str, Any] = {}
         self._lexical_checked: set[str] = set()
+
+    def _reconnect(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+        assert self._reopen is not None
+        connection = self._reopen()
+        self._client, self._lock = connection.client, connection
+        self._collections.clear()
 
     @property
     def local_server(self) -> str | None:
@@ -122,14 +157,17 @@ class ArticleStore:
             )
         return self._collections[name]
 
+    @_reconnecting
     def knowledge_bases(self) -> list[str]:
         names = [getattr(c, "name", c) for c in self._client.list_collections()]
         return sorted(n[3:-9] for n in names if n.startswith("nb-") and n.endswith("-articles"))
 
     # -- articles ----------------------------------------------------------------------
+    @_reconnecting
     def has_article(self, kb: str, article_id: str) -> bool:
         return bool(self._collection(kb, "articles").get(ids=[article_id], include=[])["ids"])
 
+    @_reconnecting
     def add_articles(
         self, kb: str, items: Sequence[tuple[Article, Sequence[Chunk], Any]]
     ) -> list[str]:
@@ -208,6 +246,7 @@ class ArticleStore:
             ],
         )
 
+    @_reconnecting
     def find_same_body(self, kb: str, text: str) -> str | None:
         """The id of a stored article with this body (another headline, another id), if any."""
         got = self._collection(kb, "articles").get(
@@ -219,6 +258,7 @@ class ArticleStore:
         """Delete chunks left by an interrupted write of this article."""
         self._collection(kb, "chunks").delete(where={"article_id": article_id})
 
+    @_reconnecting
     def remove_article(self, kb: str, article_id: str) -> bool:
         with self._writes.held():
             if not self.has_article(kb, article_id):
@@ -228,6 +268,7 @@ class ArticleStore:
             self.lexical.remove_article(kb, article_id)
             return True
 
+    @_reconnecting
     def get_article(self, kb: str, article_id: str) -> Article | None:
         got = self._collection(kb, "articles").get(
             ids=[article_id], include=["documents", "metadatas"]
@@ -244,6 +285,7 @@ class ArticleStore:
             published_at=_optional(meta, "published_at"),
         )
 
+    @_reconnecting
     def list_articles(self, kb: str) -> list[StoredArticle]:
         got = self._collection(kb, "articles").get(include=["documents", "metadatas"])
         articles = [
@@ -262,10 +304,12 @@ class ArticleStore:
         ]
         return sorted(articles, key=lambda a: (a.published_at or "", a.title), reverse=True)
 
+    @_reconnecting
     def count_chunks(self, kb: str) -> int:
         return int(self._collection(kb, "chunks").count())
 
     # -- search ------------------------------------------------------------------------
+    @_reconnecting
     def dense_ranking(self, kb: str, vector: Sequence[float], k: int) -> list[tuple[str, float]]:
         """(chunk_id, cosine similarity) of the k chunks nearest to `vector`, best first: the
         index alone. Reading the k documents and metadata as well took 5 of the 6 ms of a
@@ -280,11 +324,13 @@ class ArticleStore:
             for chunk_id, distance in zip(result["ids"][0], result["distances"][0], strict=True)
         ]
 
+    @_reconnecting
     def lexical_search(self, kb: str, question: str, k: int) -> list[tuple[str, float]]:
         """(chunk_id, BM25 score) of the k best lexical matches."""
         self._check_lexical(kb)
         return self.lexical.search(kb, question, k)
 
+    @_reconnecting
     def get_passages(self, kb: str, chunk_ids: Sequence[str]) -> dict[str, Passage]:
         """Passages by chunk id (score 0), of stored articles only."""
         if not chunk_ids:
@@ -391,6 +437,7 @@ def open_store(
         LexicalIndex(lexical_path),
         lock=connection,
         writes=_write_lock(lexical_path),
+        reopen=lambda: connect_local(chroma_path, serve=serve, wait_s=wait_s),
     )
 
 
