@@ -118,7 +118,7 @@ def test_a_store_held_embedded_is_waited_for_then_refused_clearly(tmp_path: Path
     """(Several processes: tests/test_shared_store.py.)"""
     first = open_store(chroma_path=tmp_path / "chroma")
     try:
-        with pytest.raises(StoreError, match="still in use by process .* NEWSBOT_STORE_WAIT_S"):
+        with pytest.raises(StoreError, match=r"still in use by process .* NEWSBOT_STORE_WAIT_S"):
             open_store(chroma_path=tmp_path / "chroma", wait_s=0.3)
     finally:
         first.close()
