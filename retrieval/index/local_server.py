@@ -222,7 +222,7 @@ def _start_supervisor(directory: Path, lock: IO[str]) -> ServerRecord:
     directory's lock (the same open file, so the same flock) and wait until its server answers."""
     _write_holder(lock, "store server")
     log_path = directory / ".newsbot-server.log"
-    with open(log_path, "ab") as log_file:
+    with open(log_path, "wb") as log_file:  # this start's only
         supervisor = subprocess.Popen(
             [
                 sys.executable,
