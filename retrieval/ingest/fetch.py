@@ -14,7 +14,15 @@ from retrieval.errors import ArticleError
 from retrieval.ingest.articles import parse_html, parse_text
 from retrieval.types import Article
 
-__all__ = ["Download", "FetchError", "check_url", "download", "fetch_article", "is_public_address"]
+__all__ = [
+    "AddressRefused",
+    "Download",
+    "FetchError",
+    "check_url",
+    "download",
+    "fetch_article",
+    "is_public_address",
+]
 
 MAX_REDIRECTS = 5
 MAX_BYTES = 5 * 1024 * 1024
@@ -32,6 +40,10 @@ _ALSO_NOT_GLOBAL = tuple(
 
 class FetchError(ArticleError):
     """A URL that could not be fetched; the message names the URL and the reason."""
+
+
+class AddressRefused(FetchError):
+    """A URL on a private or local address (or not http/https): refused before connecting."""
 
 
 def is_public_address(address: str) -> bool:
@@ -66,14 +78,16 @@ def check_url(
     except ValueError:  # a bad port or bracketed host
         raise FetchError(f"{url}: not a valid URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FetchError(f"{url}: only http and https URLs can be fetched")
+        raise AddressRefused(f"{url}: only http and https URLs can be fetched")
     if allow_private:
         return
     port = port or (443 if parts.scheme == "https" else 80)
     addresses: Iterable[str] = resolve(parts.hostname, port)
     blocked = [a for a in addresses if not is_public_address(a)]
     if blocked:
-        raise FetchError(f"{url}: refusing to fetch from a private or local address ({blocked[0]})")
+        raise AddressRefused(
+            f"{url}: refusing to fetch from a private or local address ({blocked[0]})"
+        )
 
 
 def _connected_address(response: Any) -> str | None:
@@ -124,17 +138,18 @@ def download(
                     # (rebinding) is caught on the address actually connected to.
                     peer = _connected_address(response)
                     if not allow_private and peer is not None and not is_public_address(peer):
-                        raise FetchError(
+                        raise AddressRefused(
                             f"{url}: refusing to fetch from a private or local address ({peer})"
                         )
+                    received = {k.lower(): v for k, v in response.headers.items()}
+                    if response.status_code == 304:  # a 3xx, but not a redirect
+                        return Download(304, current, received, b"", "", None)
                     if response.is_redirect:
                         location = response.headers.get("location")
                         if not location:
                             raise FetchError(f"{url}: redirect without a location")
                         current = urljoin(current, location)
                         continue
-                    if response.status_code == 304:
-                        return Download(304, current, dict(response.headers), b"", "", None)
                     if response.status_code >= 400:
                         raise FetchError(f"{url}: the server answered HTTP {response.status_code}")
                     content_type = response.headers.get("content-type", "")
@@ -151,7 +166,7 @@ def download(
                     return Download(
                         response.status_code,
                         current,
-                        dict(response.headers),
+                        received,
                         bytes(body),
                         content_type,
                         response.encoding,
