@@ -346,8 +346,8 @@ class NewsService:
         limit: int = LATEST_LIMIT,
         today: date | None = None,
     ) -> builtins.list[Citation]:
-        """The newest articles of the last `days` days (on `topic`: those whose words match
-        it), newest first, each as a citation of one sentence of what it reports: its lede,
+        """The newest articles of the last `days` days (on `topic`: those with every word of
+        it, found through the BM25 index), newest first, each as a citation of one sentence of what it reports: its lede,
         or on a topic its sentence that says most about the topic. Undated articles are
         not news by date and are left out."""
         from retrieval.text.sentences import split_sentences
@@ -367,11 +367,18 @@ class NewsService:
         if topic:
             hits = self.store.lexical_search(kb, topic, 200)
             found = self.store.get_passages(kb, [chunk_id for chunk_id, _ in hits])
+            wanted = set(content_terms(topic))
             best: dict[str, Passage] = {}
             for chunk_id, _ in hits:  # best first: an article's best passage
                 passage = found.get(chunk_id)
                 if passage is not None and recent(passage.published_at):
                     best.setdefault(passage.article_id, passage)
+            # every word of the topic, somewhere in the article (BM25 finds any of them)
+            for article_id in list(best):
+                article = self.store.get_article(kb, article_id)
+                words = set(content_terms(f"{article.title}\n{article.text}")) if article else set()
+                if not wanted <= words:
+                    del best[article_id]
             order = {article_id: rank for rank, article_id in enumerate(best)}
             chosen = sorted(
                 best.values(), key=lambda p: (p.published_at or "", -order[p.article_id]),
@@ -382,7 +389,7 @@ class NewsService:
             ledes = self.store.get_passages(kb, [f"{a.id}:0" for a in articles[:limit]])
             chosen = [ledes[f"{a.id}:0"] for a in articles[:limit] if f"{a.id}:0" in ledes]
         wanted = set(content_terms(topic))
-        citations = []
+        citations: builtins.list[Citation] = []
         for n, passage in enumerate(chosen, start=1):
             spans = split_sentences(passage.text) or [(0, len(passage.text))]
             if wanted:
