@@ -58,6 +58,10 @@ class LexicalIndex:
             path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path  # the store's SQLite file; ServerRecords keeps its tables there too
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        # Transactions here begin IMMEDIATE: one that began deferred read first, and when
+        # another connection to the file (the feeds' or the servers' records) had committed
+        # meanwhile, its first write failed at once ("database is locked": a WAL snapshot
+        # cannot be upgraded), where IMMEDIATE waits for the write lock.
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._lock = threading.Lock()
@@ -72,7 +76,7 @@ class LexicalIndex:
         name = f"lex_{suffix}"
         if name not in self._tables:
             with self._lock:
-                self._db.execute("BEGIN")
+                self._db.execute("BEGIN IMMEDIATE")
                 try:
                     # the first layout (one FTS5 table): dropped, rebuilt from Chroma by the store
                     self._db.execute(f"DROP TABLE IF EXISTS kb_{suffix}")
@@ -112,7 +116,7 @@ class LexicalIndex:
         rows = list(rows)
         table = self._table(kb)
         with self._lock:
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")
             try:
                 for article_id in {row[1] for row in rows}:
                     self._delete_article(table, article_id)
@@ -134,7 +138,7 @@ class LexicalIndex:
     def remove_article(self, kb: str, article_id: str) -> None:
         table = self._table(kb)
         with self._lock:
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._counts.pop(table, None)
                 self._delete_article(table, article_id)
@@ -189,7 +193,7 @@ class LexicalIndex:
     def clear(self, kb: str) -> None:
         table = self._table(kb)
         with self._lock:
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._counts.pop(table, None)
                 self._db.execute(f"DELETE FROM {table}")
