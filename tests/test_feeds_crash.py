@@ -49,8 +49,9 @@ WORKER = textwrap.dedent(
     write = store.add_articles
 
     def add_articles(kb, items):
-        write(kb, items)
+        written = write(kb, items)
         print("stored", items[0][0].id, flush=True)
+        return written
 
     store.add_articles = add_articles
     print("ready", flush=True)
