@@ -32,7 +32,7 @@ def load_embeddings(settings: Settings) -> SentenceEmbeddings:
     """The embedding model the settings name, on the backend they name (loaded on first use)."""
     from retrieval.index.embeddings import ONNX_BATCH_SIZE, SentenceEmbeddings
 
-    if settings.embedding_backend == "onnx-int8":
+    if settings.embedding_backend in ("onnx", "onnx-int8"):
         from retrieval.index.onnx_embeddings import OnnxEmbeddings
 
         explicit = "embedding_batch_size" in settings.model_fields_set
@@ -40,6 +40,7 @@ def load_embeddings(settings: Settings) -> SentenceEmbeddings:
             settings.embedding_model,
             settings.embedding_batch_size if explicit else ONNX_BATCH_SIZE,
             cache_dir=settings.model_cache_dir or settings.data_dir / "models",
+            int8=settings.embedding_backend == "onnx-int8",
         )
     return SentenceEmbeddings(settings.embedding_model, settings.embedding_batch_size)
 

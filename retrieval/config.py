@@ -144,12 +144,13 @@ class Settings(BaseSettings):
     )
 
     # -- Performance --
-    embedding_backend: Literal["torch", "onnx-int8"] = Field(
+    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
         default="torch",
-        description="How the embedding model runs: 'torch' (sentence-transformers), or "
-        "'onnx-int8' (exported once to ONNX with int8 weights and cached, see model_cache_dir; "
-        "about 1.8x faster on a CPU). Their vectors agree within 0.99 cosine, so a store "
-        "built with one can be queried with the other.",
+        description="How the embedding model runs: 'torch' (sentence-transformers); 'onnx' "
+        "(exported once to ONNX and cached, see model_cache_dir: torch's vectors, without "
+        "loading torch for a question); or 'onnx-int8' (the same with int8 weights: about 2x "
+        "faster on a CPU, vectors within 0.99 cosine of torch's). A store built with one can "
+        "be queried with another.",
     )
     model_cache_dir: Path | None = Field(
         default=None,

@@ -286,7 +286,10 @@ def run_eval(
         "chunk_overlap": settings.chunk_overlap,
     }
     if settings.embedding_backend != "torch":  # (torch keeps the cache keys it had)
+        from retrieval.index.onnx_embeddings import EXPORT_FORMAT
+
         key["backend"] = settings.embedding_backend
+        key["export"] = EXPORT_FORMAT  # another export, other vectors
     store_dir = corpus_cache_dir(cache_root, corpus_paths, key)
     store_settings = settings.model_copy(update={"data_dir": store_dir, "chroma_url": None})
 
