@@ -145,7 +145,7 @@ class Settings(BaseSettings):
 
     # -- Performance --
     embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
-        default="torch",
+        default="onnx",
         description="How the embedding model runs: 'torch' (sentence-transformers); 'onnx' "
         "(exported once to ONNX and cached, see model_cache_dir: torch's vectors, without "
         "loading torch for a question); or 'onnx-int8' (the same with int8 weights: about 2x "

@@ -17,7 +17,9 @@ run; the summary says how often it was, and the run fails if more than once.
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -84,6 +86,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_SHARED_MODELS, ignore_errors=True)
     _loads.uninstall()
 
 
@@ -145,12 +148,17 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 # -- environment, models and services ----------------------------------------------------------
 
 
+_SHARED_MODELS = Path(tempfile.mkdtemp(prefix="newsbot-test-models-"))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test reads the developer's .env or store, or sends anything anywhere."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NEWSBOT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("ANONYMIZED_TELEMETRY", "False")
+    # the default backend's ONNX export, made once per run by the first process needing it
+    monkeypatch.setenv("NEWSBOT_MODEL_CACHE_DIR", str(_SHARED_MODELS))
 
 
 @pytest.fixture(scope="session")

@@ -84,9 +84,14 @@ def test_a_new_model_version_gets_a_new_export(tmp_path: Path) -> None:
 
 
 def test_the_backend_is_chosen_by_settings(tmp_path: Path) -> None:
-    chosen = load_embeddings(Settings(data_dir=tmp_path, embedding_backend="onnx-int8"))
+    settings = Settings(_env_file=None, data_dir=tmp_path, model_cache_dir=None)  # type: ignore[call-arg]
+    chosen = load_embeddings(settings.model_copy(update={"embedding_backend": "onnx-int8"}))
     assert isinstance(chosen, OnnxEmbeddings) and chosen.cache_dir == tmp_path / "models"
-    assert type(load_embeddings(Settings(data_dir=tmp_path))) is SentenceEmbeddings
+    assert chosen.int8
+    default = load_embeddings(settings)  # the fp32 export: torch's vectors
+    assert isinstance(default, OnnxEmbeddings) and not default.int8
+    torch = load_embeddings(settings.model_copy(update={"embedding_backend": "torch"}))
+    assert type(torch) is SentenceEmbeddings
     with pytest.raises(ValueError, match="embedding_backend"):
         Settings(embedding_backend="cuda")  # type: ignore[arg-type]
 
