@@ -94,6 +94,7 @@ def render_articles(articles: list[StoredArticle]) -> str:
         return "No articles yet. Add some with: newsbot ingest PATH_OR_URL"
     rows = [
         f"{a.id}  {a.published_at or '----------'}  {a.chunks:>3} chunks  {a.title}"
+        + (f"  (updated {a.updated_at[:10]})" if a.updated_at else "")
         for a in articles
     ]
     return "\n".join([*rows, f"{len(articles)} article(s)"])

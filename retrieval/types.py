@@ -64,6 +64,7 @@ class StoredArticle:
     published_at: str | None
     chunks: int
     chars: int
+    updated_at: str | None = None  # when its text was last replaced (ISO, UTC); None: never
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,8 @@ class AddResult:
     article_id: str
     title: str
     chunks: int
-    status: Literal["added", "unchanged"]
+    # "updated": the article was stored with another text, now replaced by this one
+    status: Literal["added", "updated", "unchanged"]
     duplicate_of: str | None = None  # the stored article with the same body, if that is why
 
 

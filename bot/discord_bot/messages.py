@@ -197,13 +197,19 @@ def answer_messages(
 
 
 def added_message(results: Sequence[AddResult], limit: int = MESSAGE_LIMIT) -> str:
-    """One line per article: added (with its passage count) or already known; and its id."""
+    """One line per article: added or updated (with its passage count), or already known;
+    and its id."""
     lines = []
     for result in results:
         title = escape(_clip(result.title, 150))
         if result.status == "added":
             lines.append(
                 f"Added **{title}** — {passages(result.chunks)} · id `{result.article_id}`"
+            )
+        elif result.status == "updated":
+            lines.append(
+                f"Updated **{title}** to its new text — {passages(result.chunks)} · "
+                f"id `{result.article_id}`"
             )
         elif result.duplicate_of and result.duplicate_of != result.article_id:
             lines.append(
