@@ -8,6 +8,7 @@ import textwrap
 from retrieval.types import Answer, Citation, Passage, StoredArticle
 
 __all__ = [
+    "also_in_line",
     "date_note_line",
     "dropped_note",
     "render_answer",
@@ -49,6 +50,19 @@ def date_note_line(citation: Citation) -> str | None:
     return "; ".join(f"“{note.phrase}” = {note.means}" for note in citation.date_notes)
 
 
+def also_in_line(citation: Citation) -> str | None:
+    """'Also in: Wyn Valley News (2024-03-05), The Courier': the other outlets (else their
+    headlines) that carry the cited fact, each with its date."""
+    if not citation.also_in:
+        return None
+    names = [
+        f"{other.source or other.title}"
+        + (f" ({other.published_at})" if other.published_at else "")
+        for other in citation.also_in
+    ]
+    return "Also in: " + ", ".join(names)
+
+
 def render_answer(answer: Answer, width: int = 88) -> str:
     lines = _wrap_lines(answer.answer, width)
     if answer.notice:
@@ -66,6 +80,9 @@ def render_answer(answer: Answer, width: int = 88) -> str:
             notes = date_note_line(citation)
             if notes:
                 lines += [f"    {line}" for line in textwrap.wrap(f"({notes})", width - 4)]
+            also = also_in_line(citation)
+            if also:
+                lines += [f"    {line}" for line in textwrap.wrap(also, width - 4)]
             if citation.url:
                 lines.append(f"    {citation.url}")
     return "\n".join(lines)
