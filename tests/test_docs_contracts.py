@@ -178,3 +178,13 @@ def test_the_table_shows_types_defaults_and_no_secret() -> None:
     assert rows["EXAMPLE_TOP_K"] == "| `EXAMPLE_TOP_K` | integer, 1–50 | `4` | How many. |"
     assert rows["EXAMPLE_TOKEN_ALIAS"] == "| `EXAMPLE_TOKEN_ALIAS` | secret | — | The secret. |"
     assert rows["EXAMPLE_MODE"] == "| `EXAMPLE_MODE` | text | unset | A \\| B. |"
+
+
+def test_the_readme_lists_every_tracking_parameter() -> None:
+    from retrieval.index.identity import TRACKING_PARAMETERS, TRACKING_PREFIXES
+
+    readme = (DOCS.parent / "README.md").read_text("utf-8")
+    section = readme.split("\n## Articles\n", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"`([^`\s]+)`", section))
+    missing = (set(TRACKING_PARAMETERS) | set(TRACKING_PREFIXES)) - listed
+    assert not missing, f"README.md, Articles: name the tracking parameters {sorted(missing)}"
