@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 from click.testing import CliRunner
+from test_cli import assert_ask_json_contract
 
 from bot.cli import Context, main
 from bot.discord_bot.messages import source_entry
@@ -183,7 +184,9 @@ def test_three_outlets_carrying_one_wire_story_give_one_cited_fact(
         obj=Context(_service=service),
     )
     printed = json.loads(output.output)
+    assert_ask_json_contract(printed, {a.id: a.text for a in [*STORY, *OTHERS]})
     assert any(c["also_in"] for c in printed["citations"])
+    assert any(p["also_in"] for p in printed["passages"])
 
 
 def test_a_different_figure_from_another_outlet_stays_a_disagreement(
