@@ -28,7 +28,7 @@ class Context:
     _settings: Settings | None = None
     _service: NewsService | None = None
     _built_here: bool = field(default=False, init=False)
-    # Set by the long-running commands (discord, chat, watch) before they first touch the
+    # Set by the long-running commands (discord, chat, watch, ingest) before they first touch the
     # service: they serve their embedded store to the other newsbot commands (issue 19).
     serve: bool = field(default=False, init=False)
 
@@ -106,8 +106,9 @@ def ingest(obj: Context, sources: tuple[str, ...], kb: str, published_at: str | 
 
     if published_at is not None:
         published_at = parse_published_at(published_at)  # before anything is opened
+    counts = [count_articles(source) for source in sources]  # a missing file: before loading
+    obj.serve = True  # a long ingest leaves the store usable by the other commands
     service = obj.service
-    counts = [count_articles(source) for source in sources]
     total = None if None in counts else sum(c for c in counts if c is not None)
     show_bar = total is not None and total > 1 and sys.stderr.isatty()
     with click.progressbar(

@@ -105,7 +105,7 @@ def build_service(
     model or an open store to share, a chat model in place of the one `settings.llm` names
     (which must still name one: it is the answers' `answerer`). "Today" is `clock`, else the
     `today` setting, else the calendar. `serve`: a long-running command (discord, chat,
-    watch) that serves its embedded store to the other newsbot commands on this machine."""
+    watch, ingest) that serves its embedded store to the other newsbot commands on this machine."""
     from retrieval.answer.chat_models import parse_llm_setting
     from retrieval.answer.condense import condense_question
     from retrieval.answer.extractive import ExtractiveAnswerer
@@ -127,7 +127,10 @@ def build_service(
         embeddings = load_embeddings(settings)
     if store is None:
         store = open_store(
-            chroma_path=settings.chroma_path, chroma_url=settings.chroma_url, serve=serve
+            chroma_path=settings.chroma_path,
+            chroma_url=settings.chroma_url,
+            serve=serve,
+            wait_s=settings.store_wait_s,
         )
 
     def fetch(url: str) -> Article:

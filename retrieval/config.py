@@ -32,7 +32,15 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(
         default=None,
         description="URL of a Chroma server (e.g. http://127.0.0.1:8000); "
-        "unset means the embedded store in data_dir.",
+        "unset means the embedded store in data_dir, shared with the other newsbot commands "
+        "through a local Chroma server while a long-running one (discord, chat, watch, ingest) "
+        "runs.",
+    )
+    store_wait_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="How long a command waits for another one that has the embedded store "
+        "open (ask, articles, remove: they do not serve it) before giving up.",
     )
     embedding_model: str = Field(
         default=DEFAULT_MODEL,

@@ -4,8 +4,6 @@ article and never crash; a second process on the same embedded store is refused 
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import replace
@@ -17,7 +15,6 @@ from retrieval.answer.extractive import ExtractiveAnswerer
 from retrieval.build import build_service
 from retrieval.config import Settings
 from retrieval.index.embeddings import SentenceEmbeddings
-from retrieval.index.store import open_store
 from retrieval.types import Article, Draft, Passage
 
 KB = "busy"
@@ -181,31 +178,3 @@ def test_threads_racing_on_one_article_leave_it_whole_or_gone(
             assert answer.citations == []
     finally:
         service.close()
-
-
-SECOND_PROCESS = """
-import sys
-from retrieval.errors import StoreError
-from retrieval.index.store import open_store
-try:
-    open_store(chroma_path=__import__("pathlib").Path(sys.argv[1]))
-except StoreError as error:
-    print(error)
-    sys.exit(3)
-"""
-
-
-def test_a_second_process_on_the_same_embedded_store_is_refused_clearly(tmp_path: Path) -> None:
-    store = open_store(chroma_path=tmp_path / "chroma")
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", SECOND_PROCESS, str(tmp_path / "chroma")],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    finally:
-        store.close()
-    assert done.returncode == 3, done.stderr
-    assert "in use by newsbot process" in done.stdout
-    assert "NEWSBOT_CHROMA_URL" in done.stdout and "Traceback" not in done.stdout + done.stderr

@@ -42,7 +42,9 @@ WORKER = textwrap.dedent(
 
     data_dir, job, payload = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
     settings = Settings(_env_file=None, data_dir=data_dir, **payload["settings"])
-    service = build_service(settings, embeddings=FakeEmbeddings())
+    service = build_service(
+        settings, embeddings=FakeEmbeddings(), serve=payload.get("serve", False)
+    )
     if job in ("ingest", "update"):
         if payload.get("kill_at"):
             from crash_points import kill_inside_update
@@ -136,13 +138,23 @@ def article_state(service: NewsService, kb: str, article: Article) -> str:
     return "absent"
 
 
+@pytest.mark.parametrize(
+    "serve",
+    [
+        False,  # the store embedded in the killed process
+        # the killed process served the store (issue 19): its local Chroma server was
+        # writing for it, and stops once its last user is gone
+        pytest.param(True, marks=pytest.mark.server, id="served"),
+    ],
+)
 def test_an_ingest_killed_midway_leaves_whole_articles_and_can_be_rerun(
-    make_fake_service: Callable[..., NewsService], tmp_path: Path
+    make_fake_service: Callable[..., NewsService], tmp_path: Path, serve: bool
 ) -> None:
     rng = random.Random(SEED)
     articles = town_articles()
     after = rng.randint(4, len(articles) - 4)
     payload = {
+        "serve": serve,
         "settings": CHUNKING,
         "articles": [{"id": a.id, "title": a.title, "text": a.text} for a in articles],
     }

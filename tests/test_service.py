@@ -114,11 +114,12 @@ def test_a_follow_up_uses_the_previous_question(seeded: NewsService) -> None:
     assert "Pentagon" in follow.answer
 
 
-def test_a_second_process_on_the_same_store_is_refused(tmp_path: Path) -> None:
+def test_a_store_held_embedded_is_waited_for_then_refused_clearly(tmp_path: Path) -> None:
+    """(Several processes: tests/test_shared_store.py.)"""
     first = open_store(chroma_path=tmp_path / "chroma")
     try:
-        with pytest.raises(StoreError, match="NEWSBOT_CHROMA_URL"):
-            open_store(chroma_path=tmp_path / "chroma")
+        with pytest.raises(StoreError, match=r"still in use by process .* NEWSBOT_STORE_WAIT_S"):
+            open_store(chroma_path=tmp_path / "chroma", wait_s=0.3)
     finally:
         first.close()
     open_store(chroma_path=tmp_path / "chroma").close()  # free again once closed

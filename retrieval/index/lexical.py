@@ -57,13 +57,19 @@ class LexicalIndex:
         if isinstance(path, Path):
             path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path  # the store's SQLite file; ServerRecords keeps its tables there too
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        # WAL and a busy timeout: other newsbot processes write the same file (issue 19)
+        self._db = sqlite3.connect(
+            str(path), check_same_thread=False, isolation_level=None, timeout=30.0
+        )
+        self._db.execute("PRAGMA busy_timeout=30000")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._lock = threading.Lock()
         self._tables: set[str] = set()
-        # per table: its row count and the rows each word matches, forgotten on any write
+        # per table: its row count and the rows each word matches, forgotten on any write,
+        # here or by another process (SQLite's data_version changes then)
         self._counts: dict[str, tuple[int, dict[str, int]]] = {}
+        self._data_version = -1
 
     def _table(self, kb: str) -> str:
         """The rows table of `kb` (columns chunk_id, article_id, body); its FTS5 index is
@@ -72,7 +78,7 @@ class LexicalIndex:
         name = f"lex_{suffix}"
         if name not in self._tables:
             with self._lock:
-                self._db.execute("BEGIN")
+                self._db.execute("BEGIN IMMEDIATE")
                 try:
                     # the first layout (one FTS5 table): dropped, rebuilt from Chroma by the store
                     self._db.execute(f"DROP TABLE IF EXISTS kb_{suffix}")
@@ -112,7 +118,7 @@ class LexicalIndex:
         rows = list(rows)
         table = self._table(kb)
         with self._lock:
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")
             try:
                 for article_id in {row[1] for row in rows}:
                     self._delete_article(table, article_id)
@@ -149,7 +155,7 @@ class LexicalIndex:
         table = self._table(kb)
         kept = set(keep) - {row[0] for row in rows}
         with self._lock:
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._counts.pop(table, None)
                 gone = [
@@ -176,7 +182,7 @@ class LexicalIndex:
     def remove_article(self, kb: str, article_id: str) -> None:
         table = self._table(kb)
         with self._lock:
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._counts.pop(table, None)
                 self._delete_article(table, article_id)
@@ -188,6 +194,10 @@ class LexicalIndex:
     def _uncommon(self, table: str, words: list[str]) -> list[str]:
         """(Under the lock.) The words without those too common to be worth ranking by (see
         COMMON_SHARE); all of them if none of the others is found at all."""
+        version = int(self._db.execute("PRAGMA data_version").fetchone()[0])
+        if version != self._data_version:  # another connection wrote since
+            self._counts.clear()
+            self._data_version = version
         rows, matches = self._counts.get(table) or (-1, {})
         if rows < 0:
             rows = int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
@@ -231,7 +241,7 @@ class LexicalIndex:
     def clear(self, kb: str) -> None:
         table = self._table(kb)
         with self._lock:
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._counts.pop(table, None)
                 self._db.execute(f"DELETE FROM {table}")

@@ -15,13 +15,15 @@ version may be left (`leftovers`), and the next write of the article sweeps them
 from __future__ import annotations
 
 import fcntl
-import os
+import functools
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from retrieval.errors import StoreError
 from retrieval.index.identity import chunk_id, stored_identity
@@ -83,14 +85,92 @@ def lexical_text(title: str, text: str) -> str:
     return f"{title}\n{text}"
 
 
+class WriteLock:
+    """One write at a time that spans Chroma and SQLite (an article's chunks, its BM25 rows,
+    its record), across this process's threads and, through a `flock` on `path`, the other
+    newsbot processes of this machine: so one process never sweeps as leftovers the chunks
+    another is still writing, and an article two processes add at once is stored once."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self._threads = threading.RLock()
+        self._file = open(path, "a+") if path is not None else None  # noqa: SIM115
+        self._depth = 0
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._threads:
+            if self._file is not None and self._depth == 0:
+                fcntl.flock(self._file, fcntl.LOCK_EX)
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._file is not None and self._depth == 0:
+                    fcntl.flock(self._file, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _reconnecting(method: F) -> F:
+    """A call that finds the Chroma server gone: through a local server (its supervisor or
+    `chroma run` killed), the store is opened again — connected to a server another process
+    started meanwhile, or serving it anew, or embedded — and the call made once more (every
+    write here can be repeated: see add_articles). At a NEWSBOT_CHROMA_URL server: one line."""
+
+    @functools.wraps(method)
+    def call(self: ArticleStore, *args: Any, **kwargs: Any) -> Any:
+        import httpx
+
+        try:
+            return method(self, *args, **kwargs)
+        except httpx.TransportError as exc:
+            if self._reopen is None:
+                raise StoreError(f"lost the Chroma server ({exc})") from None
+            self._reconnect()
+            return method(self, *args, **kwargs)
+
+    return call  # type: ignore[return-value]
+
+
 class ArticleStore:
-    def __init__(self, client: Any, lexical: LexicalIndex, *, lock: Any = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        lexical: LexicalIndex,
+        *,
+        lock: Any = None,
+        writes: WriteLock | None = None,
+        reopen: Callable[[], Any] | None = None,
+    ) -> None:
         self._client = client
+        self._reopen = reopen  # a new (client, lock) pair: see _reconnecting
         self.lexical = lexical
-        self._lock = lock  # held for the life of the store (embedded mode)
+        self._lock = lock  # held for the life of the store: says this process uses it
+        self._writes = writes or WriteLock()
         self._collections: dict[str, Any] = {}
         self._lexical_checked: set[str] = set()
         self._identities_checked: set[str] = set()
+
+    def _reconnect(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+        assert self._reopen is not None
+        connection = self._reopen()
+        self._client, self._lock = connection.client, connection
+        self._collections.clear()
+
+    @property
+    def local_server(self) -> str | None:
+        """The address of the local Chroma server this store goes through (see
+        local_server.py); None when embedded, or at a server of NEWSBOT_CHROMA_URL."""
+        return getattr(self._lock, "url", None)
 
     # -- collections -------------------------------------------------------------------
     def _collection(self, kb: str, kind: str) -> Any:
@@ -106,6 +186,7 @@ class ArticleStore:
             )
         return self._collections[name]
 
+    @_reconnecting
     def knowledge_bases(self) -> list[str]:
         names = [getattr(c, "name", c) for c in self._client.list_collections()]
         return sorted(n[3:-9] for n in names if n.startswith("nb-") and n.endswith("-articles"))
@@ -118,27 +199,34 @@ class ArticleStore:
         if kb in self._identities_checked:
             return collection
         if not (collection.metadata or {}).get(_IDENTITIES_MARK):
-            offset = 0
-            while True:
-                got = collection.get(include=["metadatas"], limit=MAX_BATCH, offset=offset)
-                if not got["ids"]:
-                    break
-                missing = [
-                    (stored_id, {"identity": stored_identity(stored_id, _optional(meta, "url"))})
-                    for stored_id, meta in zip(got["ids"], got["metadatas"], strict=True)
-                    if not meta.get("identity")
-                ]
-                if missing:
-                    collection.update(
-                        ids=[stored_id for stored_id, _ in missing],
-                        metadatas=[meta for _, meta in missing],
-                    )
-                offset += len(got["ids"])
-            collection.modify(metadata={**(collection.metadata or {}), _IDENTITIES_MARK: 1})
+            with self._writes.held():
+                self._give_identities(collection)
         self._identities_checked.add(kb)
         return collection
 
+    def _give_identities(self, collection: Any) -> None:
+        """(Under the write lock.) Each record without an `identity` is given its own, then
+        the collection is marked."""
+        offset = 0
+        while True:
+            got = collection.get(include=["metadatas"], limit=MAX_BATCH, offset=offset)
+            if not got["ids"]:
+                break
+            missing = [
+                (stored_id, {"identity": stored_identity(stored_id, _optional(meta, "url"))})
+                for stored_id, meta in zip(got["ids"], got["metadatas"], strict=True)
+                if not meta.get("identity")
+            ]
+            if missing:
+                collection.update(
+                    ids=[stored_id for stored_id, _ in missing],
+                    metadatas=[meta for _, meta in missing],
+                )
+            offset += len(got["ids"])
+        collection.modify(metadata={**(collection.metadata or {}), _IDENTITIES_MARK: 1})
+
     # -- articles ----------------------------------------------------------------------
+    @_reconnecting
     def stored_id(self, kb: str, article_id: str) -> str | None:
         """The id under which the article `article_id` names is stored: that id, or the id
         it was stored under before its identity changed (a URL with tracking parameters,
@@ -151,6 +239,7 @@ class ArticleStore:
     def has_article(self, kb: str, article_id: str) -> bool:
         return self.stored_id(kb, article_id) is not None
 
+    @_reconnecting
     def lookup(
         self, kb: str, article_id: str, text: str
     ) -> tuple[StoredVersion | None, str | None]:
@@ -183,11 +272,23 @@ class ArticleStore:
             leftovers=bool(meta.get("leftovers")),
         )
 
-    def add_articles(self, kb: str, items: Sequence[tuple[Article, Sequence[Chunk], Any]]) -> None:
+    @_reconnecting
+    def add_articles(
+        self, kb: str, items: Sequence[tuple[Article, Sequence[Chunk], Any]]
+    ) -> list[str]:
         """Store articles with their chunks and chunk vectors: the chunks of all of them, then
         their lexical rows, then their records, so a crash at any point leaves each article
         whole or absent. Together, as each Chroma call costs ~5 ms of CPU however small: one
-        call per article took a tenth of ingest's time."""
+        call per article took a tenth of ingest's time. Returns the ids written: an article
+        another process stored meanwhile is left as it is."""
+        with self._writes.held():
+            stored = self._versions(kb, {article.id for article, _, _ in items})
+            items = [item for item in items if item[0].id not in stored]
+            if items:
+                self._add_articles(kb, items)
+            return [article.id for article, _, _ in items]
+
+    def _add_articles(self, kb: str, items: Sequence[tuple[Article, Sequence[Chunk], Any]]) -> None:
         import numpy as np
 
         chunks_col = self._collection(kb, "chunks")
@@ -251,6 +352,7 @@ class ArticleStore:
             ],
         )
 
+    @_reconnecting
     def replace_article(
         self,
         kb: str,
@@ -260,70 +362,89 @@ class ArticleStore:
         vectors: Any,
         *,
         version: str,
-    ) -> None:
+    ) -> bool:
         """Replace the stored version of an article (`article.id == stored.id`) by a new text,
         whose chunks carry `version` in their ids. In order: mark the record (chunks of another
         version may now be there), write the new chunks and their lexical rows beside the old,
         move the record to the new text and version in one write — the moment the answers
         change — then sweep the old chunks and rows, and clear the mark. Killed anywhere, the
-        record names one version whose chunks are all there; the rest is swept next time."""
+        record names one version whose chunks are all there; the rest is swept next time.
+        False when another process stored this text meanwhile (nothing written)."""
         import numpy as np
 
-        articles = self._articles(kb)
-        if stored.leftovers:  # an interrupted update's chunks, of a version not the record's
-            self._keep_chunks(kb, stored.id, stored.chunk_ids())
-        else:
-            articles.update(ids=[stored.id], metadatas=[{"leftovers": True}])
-        common = {
-            "article_id": stored.id,
-            "title": article.title,
-            "source": article.source,
-            "url": article.url,
-            "published_at": article.published_at,
-            "version": version,
-        }
-        if chunks:
-            rows = np.asarray(vectors, dtype=np.float32).reshape(len(chunks), -1)
-            for offset in range(0, len(chunks), MAX_BATCH):
-                batch = chunks[offset : offset + MAX_BATCH]
-                self._collection(kb, "chunks").upsert(
-                    ids=[c.id for c in batch],
-                    embeddings=rows[offset : offset + MAX_BATCH],
-                    documents=[c.text for c in batch],
-                    metadatas=[
-                        _clean({**common, "chunk_index": c.index, "start": c.start, "end": c.end})
-                        for c in batch
-                    ],
-                )
-        self.lexical.keep_rows(
-            kb,
-            stored.id,
-            keep=stored.chunk_ids(),
-            add=[(c.id, stored.id, lexical_text(article.title, c.text)) for c in chunks],
-        )
-        # None deletes a field: one the new version no longer has (its source, its date)
-        articles.update(
-            ids=[stored.id],
-            embeddings=[[1.0]],
-            documents=[article.text],
-            metadatas=[
-                {
-                    **common,
-                    "chunks": len(chunks),
-                    "body": body_key(article.text),
-                    "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "leftovers": True,
-                }
-            ],
-        )
-        self._keep_chunks(kb, stored.id, {c.id for c in chunks})
-        articles.update(ids=[stored.id], metadatas=[{"leftovers": None}])
+        with self._writes.held():
+            articles = self._articles(kb)
+            got = articles.get(ids=[stored.id], include=["metadatas"])
+            if not got["ids"]:  # removed meanwhile: stored anew, as a new article would be
+                self._add_articles(kb, [(replace(article, id=stored.id), chunks, vectors)])
+                return True
+            # (read again under the lock: another process may have written it meanwhile)
+            current = self._version(kb, stored.id, got["metadatas"][0])
+            if current.body == body_key(article.text):
+                return False
+            if current.leftovers:  # an interrupted update's chunks, not the record's version
+                self._keep_chunks(kb, current.id, current.chunk_ids())
+            else:
+                articles.update(ids=[current.id], metadatas=[{"leftovers": True}])
+            common = {
+                "article_id": current.id,
+                "title": article.title,
+                "source": article.source,
+                "url": article.url,
+                "published_at": article.published_at,
+                "version": version,
+            }
+            if chunks:
+                rows = np.asarray(vectors, dtype=np.float32).reshape(len(chunks), -1)
+                for offset in range(0, len(chunks), MAX_BATCH):
+                    batch = chunks[offset : offset + MAX_BATCH]
+                    self._collection(kb, "chunks").upsert(
+                        ids=[c.id for c in batch],
+                        embeddings=rows[offset : offset + MAX_BATCH],
+                        documents=[c.text for c in batch],
+                        metadatas=[
+                            _clean(
+                                {**common, "chunk_index": c.index, "start": c.start, "end": c.end}
+                            )
+                            for c in batch
+                        ],
+                    )
+            self.lexical.keep_rows(
+                kb,
+                current.id,
+                keep=current.chunk_ids(),
+                add=[(c.id, current.id, lexical_text(article.title, c.text)) for c in chunks],
+            )
+            # None deletes a field: one the new version no longer has (its source, its date)
+            articles.update(
+                ids=[current.id],
+                embeddings=[[1.0]],
+                documents=[article.text],
+                metadatas=[
+                    {
+                        **common,
+                        "chunks": len(chunks),
+                        "body": body_key(article.text),
+                        "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                        "leftovers": True,
+                    }
+                ],
+            )
+            self._keep_chunks(kb, current.id, {c.id for c in chunks})
+            articles.update(ids=[current.id], metadatas=[{"leftovers": None}])
+            return True
 
+    @_reconnecting
     def sweep_leftovers(self, kb: str, stored: StoredVersion) -> None:
         """Delete the chunks and lexical rows of versions of the article other than the
         stored one (an update killed before its sweep), and clear the record's mark."""
-        self._keep_chunks(kb, stored.id, stored.chunk_ids())
-        self._articles(kb).update(ids=[stored.id], metadatas=[{"leftovers": None}])
+        with self._writes.held():
+            got = self._articles(kb).get(ids=[stored.id], include=["metadatas"])
+            if not got["ids"]:
+                return
+            current = self._version(kb, stored.id, got["metadatas"][0])
+            self._keep_chunks(kb, current.id, current.chunk_ids())
+            self._articles(kb).update(ids=[current.id], metadatas=[{"leftovers": None}])
 
     def _keep_chunks(self, kb: str, article_id: str, keep: set[str]) -> None:
         """Delete the article's chunks and lexical rows but those of `keep`."""
@@ -338,16 +459,19 @@ class ArticleStore:
         """Delete chunks left by an interrupted write of this article."""
         self._collection(kb, "chunks").delete(where={"article_id": article_id})
 
+    @_reconnecting
     def remove_article(self, kb: str, article_id: str) -> bool:
         """Remove the article `article_id` names (its stored id or its identity)."""
-        stored_id = self.stored_id(kb, article_id)
-        if stored_id is None:
-            return False
-        self._collection(kb, "articles").delete(ids=[stored_id])
-        self._sweep_chunks(kb, stored_id)
-        self.lexical.remove_article(kb, stored_id)
-        return True
+        with self._writes.held():
+            stored_id = self.stored_id(kb, article_id)
+            if stored_id is None:
+                return False
+            self._collection(kb, "articles").delete(ids=[stored_id])
+            self._sweep_chunks(kb, stored_id)
+            self.lexical.remove_article(kb, stored_id)
+            return True
 
+    @_reconnecting
     def get_article(self, kb: str, article_id: str) -> Article | None:
         """The article `article_id` names (its stored id or its identity), as stored."""
         stored_id = self.stored_id(kb, article_id)
@@ -368,6 +492,7 @@ class ArticleStore:
             published_at=_optional(meta, "published_at"),
         )
 
+    @_reconnecting
     def list_articles(self, kb: str) -> list[StoredArticle]:
         got = self._collection(kb, "articles").get(include=["documents", "metadatas"])
         articles = [
@@ -387,18 +512,19 @@ class ArticleStore:
         ]
         return sorted(articles, key=lambda a: (a.published_at or "", a.title), reverse=True)
 
+    @_reconnecting
     def count_chunks(self, kb: str) -> int:
         return int(self._collection(kb, "chunks").count())
 
     # -- search ------------------------------------------------------------------------
+    @_reconnecting
     def dense_ranking(self, kb: str, vector: Sequence[float], k: int) -> list[tuple[str, float]]:
         """(chunk_id, cosine similarity) of the k chunks nearest to `vector`, best first: the
         index alone. Reading the k documents and metadata as well took 5 of the 6 ms of a
         query at 10k chunks; `get_passages` reads the few that are kept."""
-        chunks_col = self._collection(kb, "chunks")
-        if chunks_col.count() == 0:
-            return []
-        result = chunks_col.query(
+        # (no count() first: a call fewer, ~3 ms through a local server; an empty
+        # collection answers with no ids)
+        result = self._collection(kb, "chunks").query(
             query_embeddings=[list(vector)], n_results=k, include=["distances"]
         )
         return [
@@ -406,11 +532,13 @@ class ArticleStore:
             for chunk_id, distance in zip(result["ids"][0], result["distances"][0], strict=True)
         ]
 
+    @_reconnecting
     def lexical_search(self, kb: str, question: str, k: int) -> list[tuple[str, float]]:
         """(chunk_id, BM25 score) of the k best lexical matches."""
         self._check_lexical(kb)
         return self.lexical.search(kb, question, k)
 
+    @_reconnecting
     def get_passages(self, kb: str, chunk_ids: Sequence[str]) -> dict[str, Passage]:
         """Passages by chunk id (score 0), of stored articles only."""
         if not chunk_ids:
@@ -433,6 +561,11 @@ class ArticleStore:
         two disagree (an index file lost or copied, or another process writing to a server)."""
         if kb in self._lexical_checked:
             return
+        with self._writes.held():  # not while another process is half-way through a write
+            self._sync_lexical(kb)
+        self._lexical_checked.add(kb)
+
+    def _sync_lexical(self, kb: str) -> None:
         chunks_col = self._collection(kb, "chunks")
         if self.lexical.count(kb) != chunks_col.count():
             self.lexical.clear(kb)
@@ -457,7 +590,6 @@ class ArticleStore:
                     ],
                 )
                 offset += len(got["ids"])
-        self._lexical_checked.add(kb)
 
     def _versions(self, kb: str, article_ids: set[str]) -> dict[str, str | None]:
         """The stored version of each of these articles that is stored."""
@@ -471,32 +603,10 @@ class ArticleStore:
 
     def close(self) -> None:
         self.lexical.close()
+        self._writes.close()
         if self._lock is not None:
             self._lock.close()
             self._lock = None
-
-
-def _lock_directory(path: Path) -> Any:
-    """An exclusive lock on the embedded store: Chroma's embedded mode is not safe for two
-    processes on one directory, so the second one is refused with a way forward."""
-    path.mkdir(parents=True, exist_ok=True)
-    handle = open(path / ".newsbot.lock", "a+")  # noqa: SIM115 - held for the store's life
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
-        raise StoreError(
-            f"the store at {path} is in use by {holder}; embedded Chroma is not safe for two "
-            "processes. Stop it, or run a Chroma server (chroma run) and set NEWSBOT_CHROMA_URL "
-            "for both."
-        ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"newsbot process {os.getpid()}\n")
-    handle.flush()
-    return handle
 
 
 def open_store(
@@ -505,8 +615,11 @@ def open_store(
     chroma_url: str | None = None,
     lexical_path: Path | None = None,
     serve: bool = False,
+    wait_s: float = 300.0,
 ) -> ArticleStore:
-    """The embedded store at `chroma_path`, or the Chroma server at `chroma_url`; the lexical
+    """The Chroma server at `chroma_url`, else the store at `chroma_path`: through the local
+    server of another newsbot process if one serves it, else embedded (see local_server). With
+    `serve`, a local server is started for it first, for other processes to share. The lexical
     index lives at `lexical_path` (default: beside the embedded store)."""
     lexical_path = lexical_path or chroma_path.parent / "lexical.sqlite3"
     import chromadb
@@ -528,11 +641,19 @@ def open_store(
             )
         except Exception as exc:
             raise StoreError(f"cannot reach the Chroma server at {chroma_url} ({exc})") from None
-        return ArticleStore(client, LexicalIndex(lexical_path))
-    lock = _lock_directory(chroma_path)
-    try:
-        client = chromadb.PersistentClient(path=str(chroma_path), settings=chroma_settings)
-    except Exception:
-        lock.close()
-        raise
-    return ArticleStore(client, LexicalIndex(lexical_path), lock=lock)
+        return ArticleStore(client, LexicalIndex(lexical_path), writes=_write_lock(lexical_path))
+    from retrieval.index.local_server import connect_local
+
+    connection = connect_local(chroma_path, serve=serve, wait_s=wait_s)
+    return ArticleStore(
+        connection.client,
+        LexicalIndex(lexical_path),
+        lock=connection,
+        writes=_write_lock(lexical_path),
+        reopen=lambda: connect_local(chroma_path, serve=serve, wait_s=wait_s),
+    )
+
+
+def _write_lock(lexical_path: Path) -> WriteLock:
+    lexical_path.parent.mkdir(parents=True, exist_ok=True)
+    return WriteLock(lexical_path.parent / ".newsbot-write.lock")

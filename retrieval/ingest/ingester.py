@@ -88,28 +88,32 @@ class Ingester:
                 vectors_ready, group = embedding.pop()
                 vectors = vectors_ready.result()
                 new, offset = [], 0
+                written: set[str] = set()
                 for write in group:
                     these = vectors[offset : offset + len(write.chunks)]
                     offset += len(write.chunks)
                     if write.replaces is None:
                         new.append((write.article, write.chunks, these))
-                    else:
-                        self.store.replace_article(
-                            kb,
-                            write.replaces,
-                            write.article,
-                            write.chunks,
-                            these,
-                            version=text_version(write.article.text),
-                        )
+                    elif self.store.replace_article(
+                        kb,
+                        write.replaces,
+                        write.article,
+                        write.chunks,
+                        these,
+                        version=text_version(write.article.text),
+                    ):
+                        written.add(write.article.id)
                 if new:
-                    self.store.add_articles(kb, new)
-                for write in group:
+                    written.update(self.store.add_articles(kb, new))
+                for write in group:  # (one stored meanwhile by another process: unchanged)
+                    stored = write.article.id in written
                     result = AddResult(
                         write.article.id,
                         write.article.title,
-                        len(write.chunks),
-                        "added" if write.replaces is None else "updated",
+                        len(write.chunks) if stored else 0,
+                        ("added" if write.replaces is None else "updated")
+                        if stored
+                        else "unchanged",
                     )
                     report(result)
                 release_freed_memory()
