@@ -604,6 +604,11 @@ class ArticleStore:
     def close(self) -> None:
         self.lexical.close()
         self._writes.close()
+        # Chroma keeps a client's files (SQLite, the HNSW segments: ~15 descriptors) open in a
+        # process-wide cache until the client is closed; before the lock says it is free
+        close_client = getattr(self._client, "close", None)
+        if close_client is not None:
+            close_client()
         if self._lock is not None:
             self._lock.close()
             self._lock = None
