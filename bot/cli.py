@@ -180,6 +180,121 @@ def remove(obj: Context, article_id: str, kb: str) -> None:
     click.echo(f"removed {article_id}")
 
 
+@main.group()
+def feeds() -> None:
+    """Follow RSS and Atom feeds: `newsbot watch` stores their new articles."""
+
+
+@feeds.command(name="add")
+@click.argument("url")
+@KB_OPTION
+@click.option(
+    "--every",
+    "minutes",
+    type=click.IntRange(1, 7 * 24 * 60),
+    default=None,
+    metavar="MINUTES",
+    help="Poll it every MINUTES minutes [default: NEWSBOT_FEED_INTERVAL_S].",
+)
+@click.pass_obj
+def feeds_add(obj: Context, url: str, kb: str, minutes: int | None) -> None:
+    """Follow the feed at URL (read once now, to check it is a feed)."""
+    feed, created = obj.service.follow_feed(
+        url, kb=kb, interval_s=minutes * 60 if minutes else None
+    )
+    if created:
+        click.echo(f"following {feed.name} into {kb!r} (feed {feed.id}); `newsbot watch` reads it")
+    else:
+        click.echo(f"already following {feed.name} into {kb!r} (feed {feed.id}); it is active")
+
+
+@feeds.command(name="list")
+@click.option("--kb", default=None, help="Only the feeds of this knowledge base [default: all].")
+@click.pass_obj
+def feeds_list(obj: Context, kb: str | None) -> None:
+    """List the followed feeds: state, last poll, last error."""
+    from bot.render import render_feeds
+
+    click.echo(render_feeds(obj.service.feeds_followed(kb=kb)))
+
+
+@feeds.command(name="remove")
+@click.argument("feed")
+@click.option("--kb", default=None, help="The knowledge base it is followed into, if not unique.")
+@click.pass_obj
+def feeds_remove(obj: Context, feed: str, kb: str | None) -> None:
+    """Stop following FEED (its number in `feeds list`, or its URL); its articles stay."""
+    removed = obj.service.unfollow_feed(feed, kb=kb)
+    if removed is None:
+        fail(f"no feed {feed!r} is followed" + (f" into {kb!r}" if kb else ""))
+    click.echo(f"stopped following {removed.name} (feed {removed.id}); its articles stay")
+
+
+WATCH_TICK_S = 30.0  # how often `watch` looks for feeds followed meanwhile by another process
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Poll every followed feed once, now, and stop.")
+@click.pass_obj
+def watch(obj: Context, once: bool) -> None:
+    """Poll the followed feeds, each on its interval, until stopped (Ctrl-C)."""
+    import time
+
+    from bot.render import render_poll
+
+    obj.serve = True
+    service = obj.service
+
+    def report(poll: Any) -> None:
+        click.echo(render_poll(poll), err=poll.error is not None)
+
+    if once:
+        if not service.feeds_followed():
+            click.echo("No feeds followed. Follow one with: newsbot feeds add URL")
+            return
+        reports = service.poll_feeds(due_only=False, on_report=report)
+        added = sum(len(r.added) for r in reports)
+        failed = sum(r.error is not None for r in reports)
+        click.echo(f"polled {len(reports)} feed(s): {added} new article(s), {failed} failed")
+        if failed:
+            sys.exit(1)
+        return
+    click.echo("watching the followed feeds; Ctrl-C stops", err=True)
+    try:
+        while True:
+            service.poll_feeds(on_report=report)
+            due = service.next_feed_due()
+            wait = WATCH_TICK_S if due is None else min(max(due - time.time(), 1.0), WATCH_TICK_S)
+            time.sleep(wait)
+    except KeyboardInterrupt:
+        click.echo("stopped", err=True)
+
+
+@main.command()
+@click.argument("topic", required=False)
+@click.option(
+    "--days", type=click.IntRange(1, 3650), default=7, show_default=True, help="How far back."
+)
+@click.option(
+    "--limit", type=click.IntRange(1, 50), default=10, show_default=True, help="At most this many."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the articles as one JSON array.")
+@KB_OPTION
+@click.pass_obj
+def latest(obj: Context, topic: str | None, days: int, limit: int, as_json: bool, kb: str) -> None:
+    """The newest articles (on TOPIC: those that match it), newest first, dated and linked,
+    each with the sentence that says what it reports."""
+    from dataclasses import asdict
+
+    from bot.render import render_latest
+
+    found = obj.service.latest(topic, kb=kb, days=days, limit=limit)
+    if as_json:
+        click.echo(json.dumps([asdict(c) for c in found], ensure_ascii=False))
+    else:
+        click.echo(render_latest(found, topic=topic, days=days))
+
+
 @main.command(name="eval")
 @click.argument("questions", type=click.Path(path_type=Path))
 @click.option(

@@ -5,15 +5,19 @@ from __future__ import annotations
 import re
 import textwrap
 
-from retrieval.types import Answer, Citation, Passage, StoredArticle
+from retrieval.types import Answer, Citation, Feed, Passage, PollReport, StoredArticle
 
 __all__ = [
     "also_in_line",
     "date_note_line",
     "dropped_note",
+    "every",
     "render_answer",
     "render_articles",
+    "render_feeds",
+    "render_latest",
     "render_passages",
+    "render_poll",
     "short_quote",
     "source_line",
 ]
@@ -115,3 +119,85 @@ def render_articles(articles: list[StoredArticle]) -> str:
         for a in articles
     ]
     return "\n".join([*rows, f"{len(articles)} article(s)"])
+
+
+def every(seconds: float) -> str:
+    """'15 min', '2 h', '1 day', '45 s'"""
+    if seconds >= 86400 and seconds % 86400 == 0:
+        days = int(seconds // 86400)
+        return f"{days} day{'s' if days != 1 else ''}"
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{int(seconds // 3600)} h"
+    if seconds >= 60:
+        return f"{round(seconds / 60)} min"
+    return f"{int(seconds)} s"
+
+
+def render_feeds(feeds: list[Feed]) -> str:
+    """One block per feed: number, state, name, knowledge base and URL; when it was polled,
+    how often, the entries read; its note and last error."""
+    if not feeds:
+        return "No feeds followed. Follow one with: newsbot feeds add URL"
+    lines = []
+    for feed in feeds:
+        lines.append(f"{feed.id:>3}  {feed.state:<6}  {feed.name}  [{feed.kb}]")
+        lines.append(f"     {feed.url}")
+        polled = (
+            feed.last_polled_at.replace("T", " ")[:16] + " UTC" if feed.last_polled_at else "never"
+        )
+        lines.append(
+            f"     polled {polled} · every {every(feed.interval_s)} · "
+            f"{feed.entries_seen} entries read"
+        )
+        if feed.note:
+            lines.append(f"     note: {feed.note}")
+        if feed.last_error:
+            count = f"{feed.failures} failure{'s' if feed.failures != 1 else ''} in a row"
+            lines.append(f"     last error ({count}): {feed.last_error}")
+        if feed.state == "paused":
+            lines.append("     paused: `newsbot feeds add URL` again resumes it")
+    return "\n".join([*lines, f"{len(feeds)} feed(s)"])
+
+
+def render_poll(report: PollReport) -> str:
+    """What one poll of one feed did, in a line (and a line per entry left out)."""
+    name = report.feed.name
+    if report.error:
+        if report.feed.state == "paused":
+            return f"{name}: failed, paused after {report.feed.failures} in a row: {report.error}"
+        return (
+            f"{name}: failed ({report.feed.failures} in a row, tried again later): {report.error}"
+        )
+    if report.not_modified:
+        return f"{name}: not modified"
+    added = len(report.added)
+    parts = [f"{added} new article{'s' if added != 1 else ''}"]
+    if report.summaries:
+        parts[0] += f" ({report.summaries} from the feed's summary)"
+    if report.duplicates:
+        parts.append(f"{report.duplicates} already stored")
+    if report.skipped:
+        parts.append(f"{len(report.skipped)} skipped")
+    lines = [f"{name}: {', '.join(parts)}"]
+    lines += [f"  skipped {reason}" for reason in report.skipped]
+    if report.note:
+        lines.append(f"  note: {report.note}")
+    return "\n".join(lines)
+
+
+def render_latest(
+    citations: list[Citation], *, topic: str | None, days: int, width: int = 88
+) -> str:
+    """The newest articles, newest first, each cited as an answer's sources are: `[n] Title —
+    Source, date`, the sentence it reports (whole), and its link."""
+    about = f" about “{topic}”" if topic else ""
+    span = "day" if days == 1 else f"{days} days"
+    if not citations:
+        return f"No articles from the last {span}{about}."
+    lines = [f"Newest articles of the last {span}{about}:"]
+    for citation in citations:
+        lines += ["", f"[{citation.n}] {source_line(citation)}"]
+        lines += [f"    {line}" for line in textwrap.wrap(citation.quote, width - 4)]
+        if citation.url:
+            lines.append(f"    {citation.url}")
+    return "\n".join(lines)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from retrieval.service import NewsService
     from retrieval.types import Article
 
-__all__ = ["build_chat_model", "build_service", "load_embeddings"]
+__all__ = ["build_chat_model", "build_service", "is_feed_type", "load_embeddings"]
 
 _EXTRA_HINT = "pip install 'newsbot[llm]'"
 
@@ -92,6 +92,22 @@ def build_chat_model(spec: ModelSpec, settings: Settings) -> BaseChatModel:
         ) from None
 
 
+def is_feed_type(content_type: str) -> bool:
+    """Content types feeds are served as: any XML (application/rss+xml, text/xml, ...), any
+    text (servers label feeds loosely), JSON Feed, or none at all."""
+    kind = content_type.lower()
+    return (
+        not kind
+        or kind.startswith("text/")
+        or kind.endswith("xml")
+        or kind
+        in (
+            "application/json",
+            "application/feed+json",
+        )
+    )
+
+
 def build_service(
     settings: Settings,
     *,
@@ -109,10 +125,12 @@ def build_service(
     from retrieval.answer.chat_models import parse_llm_setting
     from retrieval.answer.condense import condense_question
     from retrieval.answer.extractive import ExtractiveAnswerer
+    from retrieval.feeds.poller import FeedPoller
+    from retrieval.feeds.records import FeedRecords
     from retrieval.index.retriever import HybridRetriever
     from retrieval.index.store import open_store
     from retrieval.index.vector_cache import VectorCache
-    from retrieval.ingest.fetch import fetch_article
+    from retrieval.ingest.fetch import Download, download, fetch_article
     from retrieval.ingest.ingester import Ingester
     from retrieval.ingest.sources import load_source
     from retrieval.news.step import Answerer, NewsStep
@@ -136,6 +154,16 @@ def build_service(
     def fetch(url: str) -> Article:
         return fetch_article(
             url, timeout_s=settings.fetch_timeout_s, allow_private=settings.allow_private_urls
+        )
+
+    def fetch_feed(url: str, headers: dict[str, str]) -> Download:
+        return download(
+            url,
+            headers=headers,
+            timeout_s=settings.fetch_timeout_s,
+            allow_private=settings.allow_private_urls,
+            content_types=is_feed_type,
+            what="an RSS or Atom feed",
         )
 
     # question and sentence vectors, shared by the retriever and the extractive answerer
@@ -176,8 +204,21 @@ def build_service(
     )
     from retrieval.index.server_records import ServerRecords
 
+    # the feeds' tables live in the store's SQLite file, beside the servers' records
+    feeds = FeedPoller(
+        records=FeedRecords(store.lexical.path),
+        ingester=ingester,
+        fetch_feed=fetch_feed,
+        fetch_page=fetch,
+        max_entries=settings.feed_max_entries,
+        pause_after=settings.feed_pause_after,
+        workers=settings.feed_workers,
+        page_workers=settings.feed_workers,
+    )
     return NewsService(
         records=ServerRecords(store.lexical.path),
+        feeds=feeds,
+        feed_interval_s=settings.feed_interval_s,
         pipeline=pipeline,
         retriever=retriever,
         ingester=ingester,

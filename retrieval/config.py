@@ -82,6 +82,32 @@ class Settings(BaseSettings):
     )
     fetch_timeout_s: float = Field(default=15.0, gt=0, description="HTTP fetch timeout.")
 
+    # -- Feeds --
+    feed_interval_s: int = Field(
+        default=900,
+        ge=1,
+        description="Seconds between two polls of a feed followed from now on (each poll "
+        "is moved by up to 10% either way, so feeds do not all poll at once).",
+    )
+    feed_max_entries: int = Field(
+        default=100,
+        ge=1,
+        description="Entries one poll reads from a feed, the newest; a longer feed is noted "
+        "in `newsbot feeds list`.",
+    )
+    feed_pause_after: int = Field(
+        default=8,
+        ge=1,
+        description="Failed polls in a row after which a feed is paused (each failure "
+        "doubles the wait before the next poll, up to a day); following it again resumes it.",
+    )
+    feed_workers: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        description="Feeds polled at once, and pages fetched at once per feed.",
+    )
+
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from retrieval.errors import ArticleError, QuestionError
+from retrieval.feeds.poller import SUMMARY_MARK
 from retrieval.ingest.articles import article_from_dict, parse_published_at
 from retrieval.ingest.sources import IngestTally, count_articles, ingest_sources, is_url
 from retrieval.ingest.uploads import (
@@ -23,8 +24,11 @@ from retrieval.types import (
     AddResult,
     Answer,
     Article,
+    Citation,
+    Feed,
     Feedback,
     Passage,
+    PollReport,
     Question,
     ServerSettings,
     StoredArticle,
@@ -32,6 +36,7 @@ from retrieval.types import (
 )
 
 if TYPE_CHECKING:
+    from retrieval.feeds.poller import FeedPoller
     from retrieval.index.embeddings import SentenceEmbeddings
     from retrieval.index.retriever import HybridRetriever
     from retrieval.index.server_records import ServerRecords
@@ -41,7 +46,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_KB",
+    "LATEST_DAYS",
     "MAX_UPLOAD_BYTES",
+    "SUMMARY_MARK",
     "UPLOAD_SUFFIXES",
     "IngestTally",
     "NewsService",
@@ -54,6 +61,9 @@ __all__ = [
 ]
 
 DEFAULT_KB = "default"
+LATEST_DAYS = 7  # "what's new" looks this many days back unless told otherwise
+LATEST_LIMIT = 10
+LEDE_MIN_CHARS = 40  # a dateline ("LONDON —") or a one-word line is not what an article reports
 
 
 class NewsService:
@@ -72,9 +82,13 @@ class NewsService:
         max_question_chars: int,
         clock: Callable[[], date | None],
         records: ServerRecords | None = None,
+        feeds: FeedPoller | None = None,
+        feed_interval_s: int = 900,
     ) -> None:
         self.pipeline = pipeline
         self.records = records
+        self.feeds = feeds
+        self.feed_interval_s = feed_interval_s
         self.retriever = retriever
         self.ingester = ingester
         self._load = load
@@ -256,7 +270,142 @@ class NewsService:
             raise RuntimeError("this service was built without server records")
         return self.records
 
+    # -- feeds -------------------------------------------------------------------------------
+    def follow_feed(
+        self,
+        url: str,
+        *,
+        kb: str = DEFAULT_KB,
+        guild_id: int | None = None,
+        interval_s: int | None = None,
+    ) -> tuple[Feed, bool]:
+        """Follow an RSS or Atom feed into `kb` (read once now, through the guarded fetcher,
+        to check it is a feed); (the feed, whether it is newly followed). Following a feed
+        again resumes it if it was paused. Its entries are read by the next poll."""
+        from retrieval.feeds.parse import parse_feed
+
+        poller = self._poller()
+        url = url.strip()
+        if not is_url(url):
+            raise ArticleError(f"{url[:200]}: a feed is an http:// or https:// web address")
+        if len(url) > 2000:
+            raise ArticleError("the feed's address is longer than 2000 characters")
+        self.store.has_article(kb, "-")  # an invalid knowledge base name fails here
+        document = parse_feed(poller.fetch_feed(url, {}).body, where=url, max_entries=1)
+        return poller.records.add(
+            kb=kb,
+            url=url,
+            title=document.title,
+            guild_id=guild_id,
+            interval_s=interval_s or self.feed_interval_s,
+        )
+
+    def feeds_followed(
+        self, *, kb: str | None = None, guild_id: int | None = None
+    ) -> builtins.list[Feed]:
+        """The feeds followed into `kb`, or by a Discord server, or all; in order followed."""
+        return self._poller().records.feeds(kb=kb, guild_id=guild_id)
+
+    def unfollow_feed(
+        self, feed: str, *, kb: str | None = None, guild_id: int | None = None
+    ) -> Feed | None:
+        """Stop following a feed, named by its number or URL, among those of `kb` (or of the
+        server): the feed it was, or None. Its articles stay."""
+        feed = feed.strip()
+        for followed in self.feeds_followed(kb=kb, guild_id=guild_id):
+            if feed in (str(followed.id), followed.url):
+                self._poller().records.remove(followed.id)
+                return followed
+        return None
+
+    def poll_feeds(
+        self,
+        *,
+        due_only: bool = True,
+        on_report: Callable[[PollReport], None] | None = None,
+    ) -> builtins.list[PollReport]:
+        """Poll the followed feeds that are due (or every active one) and store their new
+        entries; each feed's report goes to `on_report` as it finishes."""
+        return self._poller().poll_due(due_only=due_only, on_report=on_report)
+
+    def next_feed_due(self) -> float | None:
+        """When the next feed is due (seconds since the epoch); None when none is followed."""
+        return self._poller().records.next_due()
+
+    def _poller(self) -> FeedPoller:
+        if self.feeds is None:
+            raise RuntimeError("this service was built without feeds")
+        return self.feeds
+
+    # -- what's new --------------------------------------------------------------------------
+    def latest(
+        self,
+        topic: str | None = None,
+        *,
+        kb: str = DEFAULT_KB,
+        days: int = LATEST_DAYS,
+        limit: int = LATEST_LIMIT,
+        today: date | None = None,
+    ) -> builtins.list[Citation]:
+        """The newest articles of the last `days` days (on `topic`: those with every word of
+        it, found through the BM25 index), newest first, each as a citation of one sentence of what it reports: its lede,
+        or on a topic its sentence that says most about the topic. Undated articles are
+        not news by date and are left out."""
+        from retrieval.text.sentences import split_sentences
+        from retrieval.text.terms import content_terms
+
+        if not 1 <= days <= 3650:
+            raise QuestionError("days must be between 1 and 3650")
+        topic = (topic or "").strip()
+        if len(topic) > self.max_question_chars:
+            raise QuestionError(f"the topic is too long (the limit is {self.max_question_chars})")
+        day = today or self.clock() or date.today()
+        since, until = (day - timedelta(days=days)).isoformat(), day.isoformat()
+
+        def recent(published_at: str | None) -> bool:
+            return published_at is not None and since <= published_at[:10] <= until
+
+        if topic:
+            hits = self.store.lexical_search(kb, topic, 200)
+            found = self.store.get_passages(kb, [chunk_id for chunk_id, _ in hits])
+            wanted = set(content_terms(topic))
+            best: dict[str, Passage] = {}
+            for chunk_id, _ in hits:  # best first: an article's best passage
+                passage = found.get(chunk_id)
+                if passage is not None and recent(passage.published_at):
+                    best.setdefault(passage.article_id, passage)
+            # every word of the topic, somewhere in the article (BM25 finds any of them)
+            for article_id in list(best):
+                article = self.store.get_article(kb, article_id)
+                words = set(content_terms(f"{article.title}\n{article.text}")) if article else set()
+                if not wanted <= words:
+                    del best[article_id]
+            order = {article_id: rank for rank, article_id in enumerate(best)}
+            chosen = sorted(
+                best.values(), key=lambda p: (p.published_at or "", -order[p.article_id]),
+                reverse=True,
+            )[:limit]  # fmt: skip
+        else:
+            articles = [a for a in self.store.list_articles(kb) if recent(a.published_at)]
+            ledes = self.store.get_passages(kb, [f"{a.id}:0" for a in articles[:limit]])
+            chosen = [ledes[f"{a.id}:0"] for a in articles[:limit] if f"{a.id}:0" in ledes]
+        wanted = set(content_terms(topic))
+        citations: builtins.list[Citation] = []
+        for n, passage in enumerate(chosen, start=1):
+            spans = split_sentences(passage.text) or [(0, len(passage.text))]
+            if wanted:
+                start, end = max(
+                    spans,
+                    key=lambda s: len(wanted & set(content_terms(passage.text[s[0] : s[1]]))),
+                )
+            else:
+                start, end = next((s for s in spans if s[1] - s[0] >= LEDE_MIN_CHARS), spans[0])
+            citations.append(Citation.of(n, passage, passage.text[start:end]))
+        return citations
+
     def close(self) -> None:
+        if self.feeds is not None:
+            self.feeds.records.close()
         if self.records is not None:
             self.records.close()
         self.store.close()

@@ -24,8 +24,10 @@ __all__ = [
     "DateNote",
     "Draft",
     "Evidence",
+    "Feed",
     "Feedback",
     "Passage",
+    "PollReport",
     "Question",
     "ServerSettings",
     "SourcesDiffer",
@@ -127,6 +129,7 @@ class ServerSettings:
     ask_channel_id: int | None = None
     threads: bool = False
     channel_kbs: dict[int, str] = field(default_factory=dict)
+    announce_channel_id: int | None = None  # where headlines of new feed articles are posted
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,52 @@ class Feedback:
     answer: str
     vote: int
     created_at: str = ""
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A followed RSS or Atom feed: which knowledge base its articles go to (and, from
+    Discord, which server follows it), how often it is polled, and how the last polls went.
+    `state` is "paused" after too many failures in a row; `last_error` says the latest;
+    `note` says anything else worth knowing (a feed longer than what one poll reads).
+    Times are ISO timestamps (UTC), `next_poll_at` seconds since the epoch."""
+
+    id: int
+    kb: str
+    url: str
+    title: str = ""
+    guild_id: int | None = None
+    interval_s: int = 900
+    state: Literal["active", "paused"] = "active"
+    failures: int = 0
+    last_error: str | None = None
+    note: str | None = None
+    last_polled_at: str | None = None
+    next_poll_at: float = 0.0
+    entries_seen: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.title or self.url
+
+
+@dataclass(frozen=True)
+class PollReport:
+    """One poll of one feed. `not_modified`: the server said 304 (nothing read). `added`: the
+    articles stored by this poll (newest first); `summaries` of them are the feed's summary
+    (the page could not be fetched); `skipped` says why entries were left out; `error` why
+    the poll failed (the feed is tried again later, backing off)."""
+
+    feed: Feed
+    not_modified: bool = False
+    entries: int = 0
+    new_entries: int = 0
+    added: list[StoredArticle] = field(default_factory=list)
+    duplicates: int = 0
+    summaries: int = 0
+    skipped: list[str] = field(default_factory=list)
+    error: str | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from importlib import resources
 from typing import Any
 
@@ -32,7 +32,9 @@ from retrieval.types import (
     Answer,
     Article,
     Citation,
+    Feed,
     Feedback,
+    PollReport,
     ServerSettings,
     StoredArticle,
     Turn,
@@ -101,6 +103,27 @@ class DelegatingService:
 
     def feedback(self, guild_id: int, *, limit: int = 10) -> list[Feedback]:
         return self.inner.feedback(guild_id, limit=limit)
+
+    def follow_feed(
+        self, url: str, *, kb: str, guild_id: int | None = None, interval_s: int | None = None
+    ) -> tuple[Feed, bool]:
+        return self.inner.follow_feed(url, kb=kb, guild_id=guild_id, interval_s=interval_s)
+
+    def feeds_followed(self, *, kb: str | None = None, guild_id: int | None = None) -> list[Feed]:
+        return self.inner.feeds_followed(kb=kb, guild_id=guild_id)
+
+    def unfollow_feed(
+        self, feed: str, *, kb: str | None = None, guild_id: int | None = None
+    ) -> Feed | None:
+        return self.inner.unfollow_feed(feed, kb=kb, guild_id=guild_id)
+
+    def poll_feeds(
+        self, *, due_only: bool = True, on_report: Callable[[PollReport], None] | None = None
+    ) -> list[PollReport]:
+        return self.inner.poll_feeds(due_only=due_only, on_report=on_report)
+
+    def latest(self, topic: str | None = None, *, kb: str, days: int = 7) -> list[Citation]:
+        return self.inner.latest(topic, kb=kb, days=days)
 
 
 class RecordingService(DelegatingService):

@@ -70,6 +70,8 @@ EVERYONE_PERMS = (
 )  # add reactions, view, send, embed links, attach files, read history, use app commands,
 # create public threads, send messages in threads
 EPHEMERAL, LOADING = 1 << 6, 1 << 7  # message flags (resources/message.mdx, Message Flags)
+SUPPRESS_EMBEDS = 1 << 2  # the same table, as are the three below
+CREATE_MESSAGE_FLAGS = SUPPRESS_EMBEDS | 1 << 12 | 1 << 13 | 1 << 15  # see _r_create_message
 # Interaction types and the callback types each accepts (interactions/receiving-and-responding.mdx:
 # "Interaction Type" and "Interaction Callback Type" -- DEFERRED_UPDATE_MESSAGE and UPDATE_MESSAGE
 # are "only valid for component-based interactions"; APPLICATION_COMMAND_AUTOCOMPLETE_RESULT
@@ -978,6 +980,16 @@ class FakeDiscord:
 
     async def _r_create_message(self, call: Call, cid: str) -> web.Response:
         body = call.json or {}
+        # resources/message.mdx, Create Message, JSON/Form Params: "content ... Message
+        # contents (up to 2000 characters)"; "embeds ... Up to 10 `rich` embeds"; "flags ...
+        # (only `SUPPRESS_EMBEDS`, `SUPPRESS_NOTIFICATIONS`, `IS_VOICE_MESSAGE`, and
+        # `IS_COMPONENTS_V2` can be set)".
+        if (
+            len(body.get("content") or "") > 2000
+            or len(body.get("embeds") or []) > 10
+            or (body.get("flags") or 0) & ~CREATE_MESSAGE_FLAGS
+        ):
+            return _json({"message": "Invalid Form Body", "code": 50035}, 400)
         ref = (body.get("message_reference") or {}).get("message_id")
         if ref is not None and (self.messages.get(int(ref)) or {}).get("channel_id") != cid:
             # A reply answers a message of its own channel: "`channel_id` is optional when

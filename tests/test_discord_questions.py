@@ -229,15 +229,30 @@ async def test_commands_are_synced_with_descriptions_and_permissions(
             "set_threads",
             "set_channel_kb",
             "feedback_report",
+            "follow_feed",
+            "feeds",
+            "unfollow_feed",
+            "announce_feeds",
+            "latest",
         }
         assert all(c["description"] for c in commands.values())
         assert all(o["description"] for c in commands.values() for o in c.get("options", []))
         assert str(commands["add_article"]["default_member_permissions"]) == "32"  # Manage Server
         assert str(commands["remove_article"]["default_member_permissions"]) == "32"
         assert commands["ask"]["default_member_permissions"] is None
-        for managing in ("set_ask_channel", "set_threads", "set_channel_kb", "feedback_report"):
+        for managing in (
+            "set_ask_channel",
+            "set_threads",
+            "set_channel_kb",
+            "feedback_report",
+            "follow_feed",
+            "unfollow_feed",
+            "announce_feeds",
+        ):
             assert str(commands[managing]["default_member_permissions"]) == "32"
-        assert commands["help"]["default_member_permissions"] is None
+        for everyone in ("help", "feeds", "latest"):
+            assert commands[everyone]["default_member_permissions"] is None
+        assert [o.get("autocomplete") for o in commands["unfollow_feed"]["options"]] == [True]
         assert [o.get("autocomplete") for o in commands["remove_article"]["options"]] == [True]
         assert [o["name"] for o in commands["remove_article"]["options"]] == ["id"]
 

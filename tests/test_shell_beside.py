@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from discord_harness import ask_slash, discord_bot, kb_of
+from feed_site import FeedSite, feed_site, town_story
 
 from retrieval.build import build_service
 from retrieval.config import Settings
@@ -66,6 +67,19 @@ def article_file(folder: Path, *articles: Article) -> Path:
     ]
     path.write_text("\n".join(lines) + "\n", "utf-8")
     return path
+
+
+def shell_follows_a_feed(site: FeedSite, kb: str) -> str:
+    """A second shell follows a feed and polls it once; the question its story answers."""
+    story = town_story(0)
+    url = site.add_feed("/feed.xml", "rss", "Valley Gazette", [story])
+    followed = newsbot("feeds", "add", url, "--kb", kb)
+    assert followed.returncode == 0, followed.stderr
+    polled = newsbot("watch", "--once")
+    assert polled.returncode == 0, polled.stderr + polled.stdout
+    listed = newsbot("articles", "--kb", kb)
+    assert story.title in listed.stdout, listed.stdout + listed.stderr
+    return f"How much will the bridge work in {story.title.split()[0]} cost?"
 
 
 def shell_adds_asks_lists_and_removes(tmp_path: Path, kb: str) -> None:
@@ -119,6 +133,12 @@ class Terminal:
 
 
 @pytest.fixture
+def loopback_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The feed and its pages are on 127.0.0.1, which newsbot fetches only when allowed."""
+    monkeypatch.setenv("NEWSBOT_ALLOW_PRIVATE_URLS", "true")
+
+
+@pytest.fixture
 def terminal() -> Iterator[list[Terminal]]:
     opened: list[Terminal] = []
     yield opened
@@ -126,8 +146,8 @@ def terminal() -> Iterator[list[Terminal]]:
         each.close()
 
 
-def test_while_chat_runs_a_second_shell_adds_asks_lists_and_removes(
-    tmp_path: Path, terminal: list[Terminal]
+def test_while_chat_runs_a_second_shell_adds_asks_lists_removes_and_follows_a_feed(
+    tmp_path: Path, terminal: list[Terminal], loopback_pages: None
 ) -> None:
     chat = Terminal(str(NEWSBOT), "chat")
     terminal.append(chat)
@@ -137,6 +157,10 @@ def test_while_chat_runs_a_second_shell_adds_asks_lists_and_removes(
     chat.send(QUESTION)
     answered = chat.expect(r"you> ")
     assert "14 million" in answered and "Port Ellery" in answered
+    with feed_site() as site:
+        bridge = shell_follows_a_feed(site, "default")
+    chat.send(bridge)
+    assert "2 million pounds" in chat.expect(r"you> ")
 
     removed = newsbot("remove", HARBOUR.id)
     assert removed.returncode == 0, removed.stderr
@@ -147,18 +171,23 @@ def test_while_chat_runs_a_second_shell_adds_asks_lists_and_removes(
 
 
 async def test_while_the_discord_bot_runs_the_shell_adds_and_the_bot_answers_from_it(
-    tmp_path: Path, embeddings: SentenceEmbeddings
+    tmp_path: Path, embeddings: SentenceEmbeddings, loopback_pages: None
 ) -> None:
     settings = Settings(_env_file=None, data_dir=Path(os.environ["NEWSBOT_DATA_DIR"]))  # type: ignore[call-arg]
     service = build_service(settings, embeddings=embeddings, serve=True)  # as `newsbot discord`
     try:
         assert service.store.local_server is not None
-        async with discord_bot(service) as (fake, _):
+        # (the feed is polled by the shell's `watch --once`, not by the bot's own loop)
+        async with discord_bot(service, poll_feeds=False) as (fake, _):
             kb = kb_of(fake)
             shell_adds_asks_lists_and_removes(tmp_path, kb)  # (blocking: the bot waits)
             answer = await ask_slash(fake, QUESTION)
             assert "14 million" in answer.json["content"]
             assert "Port Ellery" in json.dumps(answer.json["embeds"])
+            with feed_site() as site:
+                bridge = shell_follows_a_feed(site, kb)
+            answer = await ask_slash(fake, bridge)
+            assert "2 million pounds" in answer.json["content"]
     finally:
         service.close()
 

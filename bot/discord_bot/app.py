@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_bot.cogs import AskCog, LibraryCog, ServerCog
+from bot.discord_bot.cogs import AskCog, FeedsCog, LibraryCog, ServerCog
 from bot.discord_bot.conversations import ConversationLog
 from bot.discord_bot.feedback import VoteButton
 from bot.discord_bot.messages import APOLOGY, NO_MENTIONS, refusal
@@ -109,6 +109,9 @@ class NewsBot(commands.Bot):
         )
         await self.add_cog(
             ServerCog(service=self.service, options=self.options, servers=self.servers)
+        )
+        await self.add_cog(
+            FeedsCog(self, service=self.service, options=self.options, servers=self.servers)
         )
         self.add_dynamic_items(VoteButton)  # 👍/👎 under any answer, also after a restart
         await self.sync_commands()

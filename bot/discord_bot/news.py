@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from retrieval.types import (
     AddResult,
     Answer,
     Article,
+    Citation,
+    Feed,
     Feedback,
+    PollReport,
     ServerSettings,
     StoredArticle,
     Turn,
@@ -43,3 +46,26 @@ class NewsAPI(Protocol):
     def record_feedback(self, feedback: Feedback) -> Feedback: ...
 
     def feedback(self, guild_id: int, *, limit: int = 10) -> builtins.list[Feedback]: ...
+
+    def follow_feed(
+        self, url: str, *, kb: str, guild_id: int | None = None, interval_s: int | None = None
+    ) -> tuple[Feed, bool]: ...
+
+    def feeds_followed(
+        self, *, kb: str | None = None, guild_id: int | None = None
+    ) -> builtins.list[Feed]: ...
+
+    def unfollow_feed(
+        self, feed: str, *, kb: str | None = None, guild_id: int | None = None
+    ) -> Feed | None: ...
+
+    def poll_feeds(
+        self,
+        *,
+        due_only: bool = True,
+        on_report: Callable[[PollReport], None] | None = None,
+    ) -> builtins.list[PollReport]: ...
+
+    def latest(
+        self, topic: str | None = None, *, kb: str, days: int = 7
+    ) -> builtins.list[Citation]: ...

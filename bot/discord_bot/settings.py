@@ -59,6 +59,22 @@ class DiscordSettings(BaseSettings):
         description="Sharding: unset = one gateway connection; 'auto' = as many shards as "
         "Discord recommends; a number = that many (Discord requires shards from 2,500 servers).",
     )
+    max_feeds: int = Field(
+        default=10,
+        ge=0,
+        description="Feeds one Discord server may follow at most (/follow_feed).",
+    )
+    poll_feeds: bool = Field(
+        default=True,
+        description="Poll the followed feeds from the bot (each on its interval) and post "
+        "new headlines where servers asked; off when `newsbot watch` polls them instead.",
+    )
+    feed_poll_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds between the bot's looks for feeds that are due (each feed has "
+        "its own interval, NEWSBOT_FEED_INTERVAL_S).",
+    )
     guild_ready_timeout: float = Field(
         default=2.0,
         gt=0,

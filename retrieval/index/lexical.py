@@ -57,11 +57,15 @@ class LexicalIndex:
         if isinstance(path, Path):
             path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path  # the store's SQLite file; ServerRecords keeps its tables there too
-        # WAL and a busy timeout: other newsbot processes write the same file (issue 19)
+        # WAL and a busy timeout: other newsbot processes write the same file (issue 19).
         self._db = sqlite3.connect(
             str(path), check_same_thread=False, isolation_level=None, timeout=30.0
         )
         self._db.execute("PRAGMA busy_timeout=30000")
+        # Transactions here begin IMMEDIATE: one that began deferred read first, and when
+        # another connection to the file (the feeds' or the servers' records) had committed
+        # meanwhile, its first write failed at once ("database is locked": a WAL snapshot
+        # cannot be upgraded), where IMMEDIATE waits for the write lock.
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._lock = threading.Lock()

@@ -62,6 +62,7 @@ class ServerRecords:
             ask_channel_id=data.get("ask_channel_id"),
             threads=bool(data.get("threads", False)),
             channel_kbs={int(k): v for k, v in (data.get("channel_kbs") or {}).items()},
+            announce_channel_id=data.get("announce_channel_id"),
         )
 
     def save_settings(self, guild_id: int, settings: ServerSettings) -> None:
@@ -69,6 +70,7 @@ class ServerRecords:
             "ask_channel_id": settings.ask_channel_id,
             "threads": settings.threads,
             "channel_kbs": {str(k): v for k, v in settings.channel_kbs.items()},
+            "announce_channel_id": settings.announce_channel_id,
         }
         with self._lock:
             self._db.execute(

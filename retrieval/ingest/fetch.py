@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -13,10 +16,19 @@ from retrieval.errors import ArticleError
 from retrieval.ingest.articles import parse_html, parse_text
 from retrieval.types import Article
 
-__all__ = ["FetchError", "fetch_article", "is_public_address"]
+__all__ = [
+    "AddressRefused",
+    "Download",
+    "FetchError",
+    "check_url",
+    "download",
+    "fetch_article",
+    "is_public_address",
+]
 
 MAX_REDIRECTS = 5
 MAX_BYTES = 5 * 1024 * 1024
+USER_AGENT = "newsbot/0.1 (+article fetcher)"
 TEXT_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "text/markdown")
 
 
@@ -30,6 +42,10 @@ _ALSO_NOT_GLOBAL = tuple(
 
 class FetchError(ArticleError):
     """A URL that could not be fetched; the message names the URL and the reason."""
+
+
+class AddressRefused(FetchError):
+    """A URL on a private or local address (or not http/https): refused before connecting."""
 
 
 def is_public_address(address: str) -> bool:
@@ -64,20 +80,116 @@ def check_url(
     except ValueError:  # a bad port or bracketed host
         raise FetchError(f"{url}: not a valid URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FetchError(f"{url}: only http and https URLs can be fetched")
+        raise AddressRefused(f"{url}: only http and https URLs can be fetched")
     if allow_private:
         return
     port = port or (443 if parts.scheme == "https" else 80)
     addresses: Iterable[str] = resolve(parts.hostname, port)
     blocked = [a for a in addresses if not is_public_address(a)]
     if blocked:
-        raise FetchError(f"{url}: refusing to fetch from a private or local address ({blocked[0]})")
+        raise AddressRefused(
+            f"{url}: refusing to fetch from a private or local address ({blocked[0]})"
+        )
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context for every download: httpx builds a new one per client otherwise, and
+    loading the CA bundle cost 20-100 ms a fetch — most of a poll with nothing new."""
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def _connected_address(response: Any) -> str | None:
     stream = response.extensions.get("network_stream")
     peer = stream.get_extra_info("server_addr") if stream is not None else None
     return str(peer[0]) if peer else None
+
+
+@dataclass(frozen=True)
+class Download:
+    """What a guarded GET brought back: the status (200, or 304 for a conditional GET whose
+    copy is current), the final URL, the response headers and the body."""
+
+    status: int
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    content_type: str
+    encoding: str | None
+
+
+def download(
+    url: str,
+    *,
+    timeout_s: float = 15.0,
+    allow_private: bool = False,
+    resolve: Callable[[str, int], list[str]] = _resolve,
+    headers: dict[str, str] | None = None,
+    content_types: Callable[[str], bool] = lambda kind: not kind or kind in TEXT_TYPES,
+    what: str = "a web page or text",
+) -> Download:
+    """GET `url`, every redirect hop checked before it is connected to (and the address
+    connected to checked again), at most MAX_BYTES, within `timeout_s` per connect and read
+    and twice it in all (a server dripping bytes). `headers` are sent on every hop (a
+    conditional GET's If-None-Match); a 304 comes back as it is, with no body."""
+    import httpx
+
+    timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0))
+    deadline = time.monotonic() + 2 * timeout_s
+    current = url
+    sent = {"User-Agent": USER_AGENT, **(headers or {})}
+    with httpx.Client(
+        timeout=timeout, follow_redirects=False, trust_env=False, verify=_tls_context()
+    ) as client:
+        for _ in range(MAX_REDIRECTS + 1):
+            check_url(current, allow_private=allow_private, resolve=resolve)
+            try:
+                with client.stream("GET", current, headers=sent) as response:
+                    # httpx resolves the name again: a DNS answer that changed since the check
+                    # (rebinding) is caught on the address actually connected to.
+                    peer = _connected_address(response)
+                    if not allow_private and peer is not None and not is_public_address(peer):
+                        raise AddressRefused(
+                            f"{url}: refusing to fetch from a private or local address ({peer})"
+                        )
+                    received = {k.lower(): v for k, v in response.headers.items()}
+                    if response.status_code == 304:  # a 3xx, but not a redirect
+                        return Download(304, current, received, b"", "", None)
+                    if response.is_redirect:
+                        location = response.headers.get("location")
+                        if not location:
+                            raise FetchError(f"{url}: redirect without a location")
+                        current = urljoin(current, location)
+                        continue
+                    if response.status_code >= 400:
+                        raise FetchError(f"{url}: the server answered HTTP {response.status_code}")
+                    content_type = response.headers.get("content-type", "")
+                    content_type = content_type.split(";")[0].strip().lower()
+                    if not content_types(content_type):
+                        raise FetchError(f"{url}: not {what} ({content_type})")
+                    body = bytearray()
+                    for piece in response.iter_bytes():
+                        body.extend(piece)
+                        if len(body) > MAX_BYTES:
+                            raise FetchError(f"{url}: the page is larger than {MAX_BYTES} bytes")
+                        if time.monotonic() > deadline:
+                            raise httpx.ReadTimeout("the whole download took too long")
+                    return Download(
+                        response.status_code,
+                        current,
+                        received,
+                        bytes(body),
+                        content_type,
+                        response.encoding,
+                    )
+            except httpx.TimeoutException:
+                raise FetchError(f"{url}: timed out after {timeout_s:g} s") from None
+            except httpx.HTTPError as exc:
+                reason = str(exc) or type(exc).__name__
+                raise FetchError(f"{url}: could not connect ({reason})") from None
+    raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects")
 
 
 def fetch_article(
@@ -89,52 +201,9 @@ def fetch_article(
 ) -> Article:
     """Download one page (redirects checked hop by hop) and extract its article. `timeout_s`
     bounds each connect and read, and twice it the whole download (a server dripping bytes)."""
-    import httpx
-
-    timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0))
-    deadline = time.monotonic() + 2 * timeout_s
-    current = url
-    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-        for _ in range(MAX_REDIRECTS + 1):
-            check_url(current, allow_private=allow_private, resolve=resolve)
-            try:
-                with client.stream(
-                    "GET", current, headers={"User-Agent": "newsbot/0.1 (+article fetcher)"}
-                ) as response:
-                    # httpx resolves the name again: a DNS answer that changed since the check
-                    # (rebinding) is caught on the address actually connected to.
-                    peer = _connected_address(response)
-                    if not allow_private and peer is not None and not is_public_address(peer):
-                        raise FetchError(
-                            f"{url}: refusing to fetch from a private or local address ({peer})"
-                        )
-                    if response.is_redirect:
-                        location = response.headers.get("location")
-                        if not location:
-                            raise FetchError(f"{url}: redirect without a location")
-                        current = urljoin(current, location)
-                        continue
-                    if response.status_code >= 400:
-                        raise FetchError(f"{url}: the server answered HTTP {response.status_code}")
-                    content_type = response.headers.get("content-type", "")
-                    content_type = content_type.split(";")[0].strip().lower()
-                    if content_type and content_type not in TEXT_TYPES:
-                        raise FetchError(f"{url}: not a web page or text ({content_type})")
-                    body = bytearray()
-                    for piece in response.iter_bytes():
-                        body.extend(piece)
-                        if len(body) > MAX_BYTES:
-                            raise FetchError(f"{url}: the page is larger than {MAX_BYTES} bytes")
-                        if time.monotonic() > deadline:
-                            raise httpx.ReadTimeout("the whole download took too long")
-                    text = bytes(body).decode(response.encoding or "utf-8", errors="replace")
-            except httpx.TimeoutException:
-                raise FetchError(f"{url}: timed out after {timeout_s:g} s") from None
-            except httpx.HTTPError as exc:
-                reason = str(exc) or type(exc).__name__
-                raise FetchError(f"{url}: could not connect ({reason})") from None
-            if content_type in ("text/plain", "text/markdown"):
-                markdown = content_type == "text/markdown"
-                return parse_text(text, where=url, markdown=markdown, url=url)
-            return parse_html(text, url=url, where=url)
-    raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects")
+    page = download(url, timeout_s=timeout_s, allow_private=allow_private, resolve=resolve)
+    text = page.body.decode(page.encoding or "utf-8", errors="replace")
+    if page.content_type in ("text/plain", "text/markdown"):
+        markdown = page.content_type == "text/markdown"
+        return parse_text(text, where=url, markdown=markdown, url=url)
+    return parse_html(text, url=url, where=url)

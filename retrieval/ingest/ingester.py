@@ -69,7 +69,8 @@ class Ingester:
         """Store articles not yet known and new texts of known ones, embedding and writing
         their chunks in groups of about `group_chunks` chunks. A second thread embeds each
         group while this one writes the group before it, so the store's time overlaps the
-        model's; an article is reported once its group is stored."""
+        model's; an article is reported once its group is stored, under the id it came with
+        (an article stored under an older id of its identity keeps that one)."""
         results: list[AddResult] = []
         pending: list[_Write] = []
         # Articles queued, embedded or stored by this call (id → body key): known before the
@@ -108,7 +109,7 @@ class Ingester:
                 for write in group:  # (one stored meanwhile by another process: unchanged)
                     stored = write.article.id in written
                     result = AddResult(
-                        write.article.id,
+                        write.given_id,
                         write.article.title,
                         len(write.chunks) if stored else 0,
                         ("added" if write.replaces is None else "updated")
@@ -143,11 +144,13 @@ class Ingester:
                     if stored.body == key:
                         if stored.leftovers:
                             self.store.sweep_leftovers(kb, stored)
-                        report(AddResult(article.id, article.title, 0, "unchanged"))
+                        report(AddResult(given_id, article.title, 0, "unchanged"))
                         seen_ids[given_id] = seen_ids[article.id] = key
                         continue
                     version = text_version(article.text)
-                    pending.append(_Write(article, self.chunk(article, version=version), stored))
+                    pending.append(
+                        _Write(article, self.chunk(article, version=version), stored, given_id)
+                    )
                 else:
                     same = seen_bodies.get(key) or same
                     if same is not None:
@@ -155,7 +158,7 @@ class Ingester:
                             AddResult(article.id, article.title, 0, "unchanged", duplicate_of=same)
                         )
                         continue
-                    pending.append(_Write(article, self.chunk(article), None))
+                    pending.append(_Write(article, self.chunk(article), None, given_id))
                 seen_ids[given_id] = seen_ids[article.id] = key
                 seen_bodies[key] = article.id
                 if sum(len(w.chunks) for w in pending) >= self.group_chunks:
@@ -168,11 +171,13 @@ class Ingester:
 
 @dataclass(frozen=True)
 class _Write:
-    """An article to write: new (`replaces` None), or a new text of a stored version."""
+    """An article to write: new (`replaces` None), or a new text of a stored version (then
+    `article.id` is the stored id; `given_id` is the id it came with, which results carry)."""
 
     article: Article
     chunks: list[Chunk]
     replaces: StoredVersion | None
+    given_id: str
 
 
 @functools.cache

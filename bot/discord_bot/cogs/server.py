@@ -37,6 +37,10 @@ def help_text(settings: ServerSettings) -> str:
             "managers how it did.",
             "**Articles**: `/articles` lists them; members with Manage Server add and remove "
             "them with `/add_article` and `/remove_article`.",
+            "**What's new**: `/latest` lists the newest articles (on a topic, if given), dated "
+            "and linked. `/feeds` lists the news feeds this server follows; managers follow and "
+            "unfollow them with `/follow_feed` and `/unfollow_feed`, and choose where new "
+            "headlines are posted with `/announce_feeds`.",
             "",
             f"**This server**: ask channel {ask_channel} · threads for `/ask` and mentions "
             f"{'on' if settings.threads else 'off'} · channels with their own articles: {kbs}",

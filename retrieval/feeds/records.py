@@ -1,0 +1,296 @@
+"""The followed feeds and the entries already read from each, in the store's SQLite file
+(`DATA_DIR/lexical.sqlite3`, beside the BM25 index and the Discord servers' records).
+
+WAL mode and a busy timeout, as for the servers' records: `newsbot watch`, the Discord bot
+and `newsbot feeds` may use the file at once. A poller claims a due feed by moving its next
+poll time in one transaction, so two pollers never read the same feed at once.
+
+The feed's position is the set of entries read (`feed_entries`) and its validators (ETag,
+Last-Modified). An entry is marked read only after its article is stored (or skipped), and
+the validators are saved only after every entry of that copy of the feed was read: a poll
+killed at any point is finished by the next one, which reads the feed again in full.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from retrieval.types import Feed
+
+__all__ = ["FeedRecords"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feeds (
+    id INTEGER PRIMARY KEY,
+    kb TEXT NOT NULL,
+    url TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    guild_id INTEGER,
+    interval_s INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'paused')),
+    failures INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    note TEXT,
+    etag TEXT,
+    last_modified TEXT,
+    last_polled_at TEXT,
+    next_poll_at REAL NOT NULL DEFAULT 0,
+    added_at TEXT NOT NULL,
+    UNIQUE (kb, url)
+);
+CREATE INDEX IF NOT EXISTS feeds_guild ON feeds (guild_id);
+CREATE TABLE IF NOT EXISTS feed_entries (
+    feed_id INTEGER NOT NULL,
+    entry_key TEXT NOT NULL,
+    article_id TEXT,
+    outcome TEXT NOT NULL,
+    seen_at TEXT NOT NULL,
+    PRIMARY KEY (feed_id, entry_key)
+);
+"""
+
+_COLUMNS = (
+    "id, kb, url, title, guild_id, interval_s, state, failures, last_error, note, "
+    "last_polled_at, next_poll_at, "
+    "(SELECT count(*) FROM feed_entries e WHERE e.feed_id = feeds.id)"
+)
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _feed(row: tuple[Any, ...]) -> Feed:
+    return Feed(
+        id=row[0],
+        kb=row[1],
+        url=row[2],
+        title=row[3],
+        guild_id=row[4],
+        interval_s=row[5],
+        state=row[6],
+        failures=row[7],
+        last_error=row[8],
+        note=row[9],
+        last_polled_at=row[10],
+        next_poll_at=row[11],
+        entries_seen=row[12],
+    )
+
+
+class FeedRecords:
+    """Feeds (one row each, unique per knowledge base and URL) and the entries read from them."""
+
+    def __init__(self, path: Path | str) -> None:
+        if isinstance(path, Path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(
+            str(path), check_same_thread=False, isolation_level=None, timeout=10.0
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.executescript(_SCHEMA)
+
+    def _transaction(self, statements: Iterable[tuple[str, tuple[Any, ...]]]) -> None:
+        """(Under the lock.) The statements together or not at all; IMMEDIATE, so a second
+        process waits (busy timeout) instead of failing halfway."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, args in statements:
+                self._db.execute(sql, args)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    # -- following -------------------------------------------------------------------------
+    def add(
+        self, *, kb: str, url: str, title: str, guild_id: int | None, interval_s: int
+    ) -> tuple[Feed, bool]:
+        """Follow `url` into `kb`; (the feed, whether it is new). A feed already followed is
+        resumed (active, failures forgotten) and due at once."""
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT INTO feeds (kb, url, title, guild_id, interval_s, added_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kb, url) DO NOTHING",
+                (kb, url, title, guild_id, interval_s, _now_iso()),
+            )
+            created = cursor.rowcount == 1
+            if not created:
+                self._db.execute(
+                    "UPDATE feeds SET state = 'active', failures = 0, last_error = NULL, "
+                    "next_poll_at = 0, title = CASE WHEN ? != '' THEN ? ELSE title END "
+                    "WHERE kb = ? AND url = ?",
+                    (title, title, kb, url),
+                )
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM feeds WHERE kb = ? AND url = ?", (kb, url)
+            ).fetchone()
+        return _feed(row), created
+
+    def remove(self, feed_id: int) -> bool:
+        """Stop following a feed (its articles stay)."""
+        with self._lock:
+            found = self._db.execute("SELECT 1 FROM feeds WHERE id = ?", (feed_id,)).fetchone()
+            self._transaction(
+                [
+                    ("DELETE FROM feed_entries WHERE feed_id = ?", (feed_id,)),
+                    ("DELETE FROM feeds WHERE id = ?", (feed_id,)),
+                ]
+            )
+        return found is not None
+
+    def get(self, feed_id: int) -> Feed | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM feeds WHERE id = ?", (feed_id,)
+            ).fetchone()
+        return _feed(row) if row else None
+
+    def feeds(self, *, kb: str | None = None, guild_id: int | None = None) -> list[Feed]:
+        """Feeds of one knowledge base, or of one Discord server, or all; in order added."""
+        where: list[str] = []
+        args: list[Any] = []
+        if kb is not None:
+            where.append("kb = ?")
+            args.append(kb)
+        if guild_id is not None:
+            where.append("guild_id = ?")
+            args.append(guild_id)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM feeds {clause} ORDER BY id", tuple(args)
+            ).fetchall()
+        return [_feed(row) for row in rows]
+
+    # -- polling ---------------------------------------------------------------------------
+    def claim(self, *, now: float, lease_s: float, due_only: bool = True) -> list[Feed]:
+        """The active feeds due by `now` (or all active ones), each claimed for `lease_s`
+        seconds: another poller sees them as not due until the poll finishes or the lease
+        runs out (a poller killed mid-poll)."""
+        due = "AND next_poll_at <= ?" if due_only else ""
+        args: tuple[Any, ...] = (now,) if due_only else ()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                rows = self._db.execute(
+                    f"SELECT {_COLUMNS} FROM feeds WHERE state = 'active' {due} "
+                    "ORDER BY next_poll_at, id",
+                    args,
+                ).fetchall()
+                self._db.executemany(
+                    "UPDATE feeds SET next_poll_at = ? WHERE id = ?",
+                    [(now + lease_s, row[0]) for row in rows],
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return [_feed(row) for row in rows]
+
+    def next_due(self) -> float | None:
+        """When the next active feed is due (seconds since the epoch), if any is followed."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT min(next_poll_at) FROM feeds WHERE state = 'active'"
+            ).fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def validators(self, feed_id: int) -> tuple[str | None, str | None]:
+        """(ETag, Last-Modified) of the copy of the feed read last, for a conditional GET."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT etag, last_modified FROM feeds WHERE id = ?", (feed_id,)
+            ).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def unseen(self, feed_id: int, keys: list[str]) -> list[str]:
+        """The entry keys not read from this feed yet, in the order given."""
+        seen: set[str] = set()
+        with self._lock:
+            for offset in range(0, len(keys), 500):
+                part = keys[offset : offset + 500]
+                marks = ",".join("?" * len(part))
+                seen.update(
+                    row[0]
+                    for row in self._db.execute(
+                        f"SELECT entry_key FROM feed_entries WHERE feed_id = ? "
+                        f"AND entry_key IN ({marks})",
+                        (feed_id, *part),
+                    )
+                )
+        return [key for key in keys if key not in seen]
+
+    def mark_read(self, feed_id: int, entries: Sequence[tuple[str, str | None, str]]) -> None:
+        """Entries (key, article id or None, outcome) read: stored, a duplicate, or skipped."""
+        if not entries:
+            return
+        now = _now_iso()
+        with self._lock:
+            self._transaction(
+                (
+                    "INSERT INTO feed_entries (feed_id, entry_key, article_id, outcome, seen_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (feed_id, key, article_id, outcome, now),
+                )
+                for key, article_id, outcome in entries
+            )
+
+    def succeeded(
+        self,
+        feed_id: int,
+        *,
+        next_poll_at: float,
+        etag: str | None,
+        last_modified: str | None,
+        title: str | None,
+        note: str | None,
+        not_modified: bool,
+    ) -> None:
+        """A poll went through: failures forgotten; the validators of the copy just read
+        (kept as they were after a 304), its title and note."""
+        with self._lock:
+            if not_modified:
+                self._db.execute(
+                    "UPDATE feeds SET failures = 0, last_error = NULL, last_polled_at = ?, "
+                    "next_poll_at = ? WHERE id = ?",
+                    (_now_iso(), next_poll_at, feed_id),
+                )
+                return
+            self._db.execute(
+                "UPDATE feeds SET failures = 0, last_error = NULL, last_polled_at = ?, "
+                "next_poll_at = ?, etag = ?, last_modified = ?, note = ?, "
+                "title = CASE WHEN ? != '' THEN ? ELSE title END WHERE id = ?",
+                (
+                    _now_iso(),
+                    next_poll_at,
+                    etag,
+                    last_modified,
+                    note,
+                    title or "",
+                    title or "",
+                    feed_id,
+                ),
+            )
+
+    def failed(self, feed_id: int, *, error: str, next_poll_at: float, pause: bool) -> None:
+        """A poll failed: one more failure in a row, the error kept; paused if `pause`."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE feeds SET failures = failures + 1, last_error = ?, last_polled_at = ?, "
+                "next_poll_at = ?, state = CASE WHEN ? THEN 'paused' ELSE state END "
+                "WHERE id = ?",
+                (error[:500], _now_iso(), next_poll_at, pause, feed_id),
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
