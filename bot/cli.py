@@ -126,10 +126,7 @@ def ingest(obj: Context, sources: tuple[str, ...], kb: str, published_at: str | 
             on_error=lambda exc: click.echo(f"\rerror: {exc}", err=True),
             published_at=published_at,
         )
-    click.echo(
-        f"added {tally.added}, unchanged {tally.unchanged}, failed {tally.failed} "
-        f"({tally.chunks} chunks)"
-    )
+    click.echo(tally.summary())
     if tally.failed:
         sys.exit(1)
 

@@ -8,6 +8,7 @@ import textwrap
 from retrieval.types import Answer, Citation, Feed, Passage, PollReport, StoredArticle
 
 __all__ = [
+    "also_in_line",
     "date_note_line",
     "dropped_note",
     "every",
@@ -53,6 +54,19 @@ def date_note_line(citation: Citation) -> str | None:
     return "; ".join(f"“{note.phrase}” = {note.means}" for note in citation.date_notes)
 
 
+def also_in_line(citation: Citation) -> str | None:
+    """'Also in: Wyn Valley News (2024-03-05), The Courier': the other outlets (else their
+    headlines) that carry the cited fact, each with its date."""
+    if not citation.also_in:
+        return None
+    names = [
+        f"{other.source or other.title}"
+        + (f" ({other.published_at})" if other.published_at else "")
+        for other in citation.also_in
+    ]
+    return "Also in: " + ", ".join(names)
+
+
 def render_answer(answer: Answer, width: int = 88) -> str:
     lines = _wrap_lines(answer.answer, width)
     if answer.notice:
@@ -70,6 +84,9 @@ def render_answer(answer: Answer, width: int = 88) -> str:
             notes = date_note_line(citation)
             if notes:
                 lines += [f"    {line}" for line in textwrap.wrap(f"({notes})", width - 4)]
+            also = also_in_line(citation)
+            if also:
+                lines += [f"    {line}" for line in textwrap.wrap(also, width - 4)]
             if citation.url:
                 lines.append(f"    {citation.url}")
     return "\n".join(lines)
@@ -98,6 +115,7 @@ def render_articles(articles: list[StoredArticle]) -> str:
         return "No articles yet. Add some with: newsbot ingest PATH_OR_URL"
     rows = [
         f"{a.id}  {a.published_at or '----------'}  {a.chunks:>3} chunks  {a.title}"
+        + (f"  (updated {a.updated_at[:10]})" if a.updated_at else "")
         for a in articles
     ]
     return "\n".join([*rows, f"{len(articles)} article(s)"])

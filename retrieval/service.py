@@ -181,13 +181,14 @@ class NewsService:
         return Question(text, kb, k or self.top_k, tuple(history), today or self.clock())
 
     def _settled(self, answer: Answer, question: Question) -> Answer:
-        """An article removed while this answer was composed from its passages: answer again,
-        so no citation ever names an article that is gone (retrieval no longer finds it).
-        Several tries: while an admin removes articles one after another, each answer can
-        cite one removed moments after its retrieval."""
+        """An article removed or updated while this answer was composed from its passages:
+        answer again, so no citation ever quotes a text that is gone (retrieval returns only
+        passages of stored articles' current versions). Several tries: while an admin removes
+        articles one after another, each answer can cite one removed moments after its
+        retrieval."""
         for _ in range(10):
-            cited = {c.article_id for c in answer.citations}
-            if all(self.store.has_article(question.kb, article_id) for article_id in cited):
+            cited = {c.chunk_id for c in answer.citations}
+            if len(self.store.get_passages(question.kb, sorted(cited))) == len(cited):
                 return answer
             answer = self.pipeline.invoke(question)
         raise RuntimeError("the articles kept changing while the question was answered")

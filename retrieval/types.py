@@ -3,7 +3,8 @@ beyond formatting, and no imports from the rest of newsbot, so every layer can u
 
 Article → Chunk (a slice of its text) → Passage (a chunk found for a question, with its
 article's title, source and date) → Evidence (a sentence of a passage) → Citation (a quote
-shown under [n]) → Draft (what an answerer composes) → Answer (what a front end renders).
+shown under [n]; other outlets carrying the same fact: AlsoReported) → Draft (what an
+answerer composes) → Answer (what a front end renders).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Literal
 __all__ = [
     "ABSTAIN_TEXT",
     "AddResult",
+    "AlsoReported",
     "Answer",
     "Article",
     "Chunk",
@@ -66,6 +68,7 @@ class StoredArticle:
     published_at: str | None
     chunks: int
     chars: int
+    updated_at: str | None = None  # when its text was last replaced (ISO, UTC); None: never
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,9 @@ class Passage:
     source: str | None = None
     url: str | None = None
     published_at: str | None = None
+    # passages of other articles that tell nothing this one does not (another outlet's copy
+    # of the same story): folded into it by retrieval, so they take no place of their own
+    echoes: tuple[Passage, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -203,11 +209,38 @@ class AddResult:
     article_id: str
     title: str
     chunks: int
-    status: Literal["added", "unchanged"]
+    # "updated": the article was stored with another text, now replaced by this one
+    status: Literal["added", "updated", "unchanged"]
     duplicate_of: str | None = None  # the stored article with the same body, if that is why
 
 
 ABSTAIN_TEXT = "The articles I have don't answer that."
+
+
+@dataclass(frozen=True)
+class AlsoReported:
+    """Another article carrying a cited fact, in its own words: `quote` is its sentence,
+    verbatim (one fact told by several outlets is cited once, naming the others)."""
+
+    article_id: str
+    title: str
+    source: str | None
+    url: str | None
+    published_at: str | None
+    quote: str
+    chunk_id: str
+
+    @classmethod
+    def of(cls, passage: Passage, quote: str) -> AlsoReported:
+        return cls(
+            article_id=passage.article_id,
+            title=passage.title,
+            source=passage.source,
+            url=passage.url,
+            published_at=passage.published_at,
+            quote=quote,
+            chunk_id=passage.chunk_id,
+        )
 
 
 @dataclass(frozen=True)
@@ -223,6 +256,8 @@ class Citation:
     verified: bool = True  # the cited passage supports the sentence (answer/citation_check.py)
     # relative dates of the quote resolved against `published_at` ("last year" = 2022)
     date_notes: list[DateNote] = field(default_factory=list)
+    # other articles (outlets) that carry the same fact (text/same_fact.py)
+    also_in: list[AlsoReported] = field(default_factory=list)
 
     @classmethod
     def of(cls, n: int, passage: Passage, quote: str, *, verified: bool = True) -> Citation:
@@ -294,8 +329,8 @@ class Answer:
     def to_json(self) -> dict[str, Any]:
         """The `ask --json` object, every field of which docs/ask-json.md describes (and
         tests/test_docs_contracts.py holds to it): the base fields, `dropped`, `notice`, the
-        news fields `newest_source`, `time_note`, `timeline` and `disagreement`, and each
-        citation's `verified` and `date_notes`."""
+        news fields `newest_source`, `time_note`, `timeline` and `disagreement`, each
+        citation's `verified`, `date_notes` and `also_in`, and each passage's `also_in`."""
         return {
             "question": self.question,
             "answer": self.answer,
@@ -307,6 +342,9 @@ class Answer:
                     "article_id": p.article_id,
                     "text": p.text,
                     "score": round(p.score, 6),
+                    "also_in": [
+                        {"chunk_id": e.chunk_id, "article_id": e.article_id} for e in p.echoes
+                    ],
                 }
                 for p in self.passages
             ],

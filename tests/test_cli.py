@@ -31,14 +31,22 @@ CITATION_KEYS = {
     "chunk_id": str,
     "verified": bool,  # added by the citation checker (issue 5)
     "date_notes": list,  # relative dates of the quote resolved (issue 8)
+    "also_in": list,  # other outlets carrying the cited fact (issue 18)
 }
-PASSAGE_KEYS = {"chunk_id": str, "article_id": str, "text": str, "score": float}
+PASSAGE_KEYS = {
+    "chunk_id": str,
+    "article_id": str,
+    "text": str,
+    "score": float,
+    "also_in": list,  # passages of other articles folded into this one (issue 18)
+}
+ALSO_IN_KEYS = {"article_id", "title", "source", "url", "published_at", "quote", "chunk_id"}
 
 
 def assert_ask_json_contract(data: dict[str, Any], articles: dict[str, str]) -> None:
     """`ask --json` exactly as docs/ask-json.md has it: the base fields, `dropped`, `notice`,
-    per-citation `verified` and `date_notes`, and the news fields `newest_source`,
-    `time_note`, `timeline` and `disagreement`."""
+    per-citation `verified`, `date_notes` and `also_in`, per-passage `also_in`, and the news
+    fields `newest_source`, `time_note`, `timeline` and `disagreement`."""
     assert set(data) == {
         "question",
         "answer",
@@ -67,10 +75,17 @@ def assert_ask_json_contract(data: dict[str, Any], articles: dict[str, str]) -> 
         for key, kind in CITATION_KEYS.items():
             assert isinstance(citation[key], kind), key
         assert citation["quote"] in articles[citation["article_id"]]
+        for other in citation["also_in"]:
+            assert set(other) == ALSO_IN_KEYS
+            assert other["article_id"] != citation["article_id"]
+            assert other["quote"] in articles[other["article_id"]]
     for passage in data["passages"]:
         assert set(passage) == set(PASSAGE_KEYS)
         for key, kind in PASSAGE_KEYS.items():
             assert isinstance(passage[key], kind), key
+        for echo in passage["also_in"]:
+            assert set(echo) == {"chunk_id", "article_id"}
+            assert echo["article_id"] != passage["article_id"]
     assert set(data["timings_ms"]) == {"retrieve", "answer", "total"}
     assert all(isinstance(v, float) for v in data["timings_ms"].values())
     markers = {int(n) for n in re.findall(r"\[(\d+)\]", data["answer"])}

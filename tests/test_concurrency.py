@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from test_crash_safety import town_articles
@@ -52,6 +53,46 @@ def test_an_article_removed_while_its_answer_is_composed_is_not_cited(
         assert not service.store.has_article(KB, removed)
         assert removed not in {c.article_id for c in answer.citations}
         assert removed not in {p.article_id for p in answer.passages}
+    finally:
+        service.close()
+
+
+class UpdatingWhileComposing(RemovingWhileComposing):
+    """The extractive answerer, but the first time it composes, the article behind its best
+    passage is replaced by a corrected text first."""
+
+    def __init__(self, inner: ExtractiveAnswerer, add: object, corrected: dict[str, Article]):
+        super().__init__(inner, add)
+        self.corrected = corrected
+
+    def answer(self, question: str, passages: list[Passage], config: object = None) -> Draft:
+        if not self.removed and passages:
+            self.removed.append(passages[0].article_id)
+            self.remove(self.corrected[passages[0].article_id], kb=KB)  # type: ignore[operator]
+        return self.inner.answer(question, passages)
+
+
+def test_an_article_updated_while_its_answer_is_composed_is_cited_as_it_is_now(
+    embeddings: SentenceEmbeddings, tmp_path: Path
+) -> None:
+    service = build_service(Settings(data_dir=tmp_path), embeddings=embeddings)
+    extractive = service.pipeline.answerer
+    assert isinstance(extractive, ExtractiveAnswerer)
+    articles = town_articles()
+    corrected = {
+        a.id: replace(a, text=a.text.replace("closed for 13 months", "closed for 14 months"))
+        for a in articles
+    }
+    answerer = UpdatingWhileComposing(extractive, service.add, corrected)
+    service.pipeline.answerer = answerer  # where the real answerer plugs in
+    try:
+        service.add_many(articles, kb=KB)
+        answer = service.ask("How long was the Kelso crossing closed?", kb=KB)
+        [updated] = answerer.removed
+        now = service.get(updated, kb=KB)
+        assert now is not None and now.text == corrected[updated].text
+        assert "14 months" in answer.answer and "13 months" not in answer.answer
+        assert all(p.text in service.get(p.article_id, kb=KB).text for p in answer.passages)  # type: ignore[union-attr]
     finally:
         service.close()
 

@@ -97,6 +97,40 @@ async def test_add_article_from_a_url(news_service: NewsService) -> None:
         await runner.cleanup()
 
 
+async def test_add_article_again_with_a_new_text_says_updated(news_service: NewsService) -> None:
+    pages = {"text": FESTIVAL_TEXT}
+
+    async def serve_page(request: web.Request) -> web.Response:
+        return web.Response(
+            text="<html><head><title>Lake Zurich swim</title></head><body><article>"
+            f"<h1>Lake Zurich swim</h1><p>{pages['text']}</p></article></body></html>",
+            content_type="text/html",
+        )
+
+    app = web.Application()
+    app.router.add_get("/swim", serve_page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/swim"
+    try:
+        async with discord_bot(news_service) as (fake, _):
+            _, token = await slash(fake, "add_article", {"url": url}, user=fake.admin)
+            await followup(fake, token, "Added")
+            pages["text"] = FESTIVAL_TEXT.replace("3,000", "4,500")
+            tracked = f"{url}?utm_source=discord&fbclid=abc"
+            _, token = await slash(fake, "add_article", {"url": tracked}, user=fake.admin)
+            updated = (await followup(fake, token, "Updated")).json["content"]
+            assert "**Lake Zurich swim** to its new text" in updated
+            [stored] = news_service.list(kb=kb_of(fake))
+            assert stored.updated_at is not None
+            answer = await ask_slash(fake, "How many swimmers came to the Lake Zurich festival?")
+            assert "4,500" in answer.json["content"] and "3,000" not in answer.json["content"]
+    finally:
+        await runner.cleanup()
+
+
 @pytest.mark.parametrize(
     ("options", "why"),
     [

@@ -4,6 +4,7 @@ metrics, the commands and options, and the table of settings. No model, no store
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from retrieval.evaluation.run import EvalQuestion, Outcome, abstention_sweep, summarise
 from retrieval.settings_doc import REGENERATE, env_name, settings_table
 from retrieval.types import (
+    AlsoReported,
     Answer,
     Citation,
     DateNote,
@@ -52,6 +54,17 @@ def an_answer() -> Answer:
         url="https://gazette.example/bridge",
         published_at="2024-03-04",
     )
+    other = Passage(
+        chunk_id="a2:0",
+        article_id="a2",
+        text="Officials said 12 people were killed on Sunday, local police said.",
+        score=0.1,
+        start=0,
+        end=66,
+        title="Bridge falls",
+        source="Courier",
+    )
+    passage = replace(passage, echoes=(other,))
     citation = Citation(
         n=1,
         article_id="a1",
@@ -62,6 +75,7 @@ def an_answer() -> Answer:
         quote=passage.text,
         chunk_id="a1:0",
         date_notes=[DateNote("on Sunday", "3 March 2024", "2024-03-03")],
+        also_in=[AlsoReported.of(other, other.text)],
     )
     return Answer(
         question="How many died?",
@@ -88,6 +102,10 @@ def test_ask_json_fields_are_the_documented_ones() -> None:
         "ask-json.md", "### date note"
     )
     assert set(data["passages"][0]) == documented_names("ask-json.md", "### passage")
+    assert set(data["citations"][0]["also_in"][0]) == documented_names(
+        "ask-json.md", "### also reported"
+    )
+    assert set(data["passages"][0]["also_in"][0]) == documented_names("ask-json.md", "### echo")
     assert set(data["timeline"][0]) == documented_names("ask-json.md", "### timeline entry")
     assert set(data["disagreement"]) == documented_names("ask-json.md", "### sources differ")
 
@@ -160,3 +178,13 @@ def test_the_table_shows_types_defaults_and_no_secret() -> None:
     assert rows["EXAMPLE_TOP_K"] == "| `EXAMPLE_TOP_K` | integer, 1–50 | `4` | How many. |"
     assert rows["EXAMPLE_TOKEN_ALIAS"] == "| `EXAMPLE_TOKEN_ALIAS` | secret | — | The secret. |"
     assert rows["EXAMPLE_MODE"] == "| `EXAMPLE_MODE` | text | unset | A \\| B. |"
+
+
+def test_the_readme_lists_every_tracking_parameter() -> None:
+    from retrieval.index.identity import TRACKING_PARAMETERS, TRACKING_PREFIXES
+
+    readme = (DOCS.parent / "README.md").read_text("utf-8")
+    section = readme.split("\n## Articles\n", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"`([^`\s]+)`", section))
+    missing = (set(TRACKING_PARAMETERS) | set(TRACKING_PREFIXES)) - listed
+    assert not missing, f"README.md, Articles: name the tracking parameters {sorted(missing)}"

@@ -25,6 +25,7 @@ __all__ = [
     "NO_MENTIONS",
     "OutgoingMessage",
     "added_message",
+    "also_in",
     "answer_messages",
     "articles_page",
     "by_article",
@@ -114,7 +115,7 @@ def masked_link(text: str, url: str | None) -> str:
 def source_entry(citations: Sequence[Citation]) -> str:
     """One article and what the answer quotes from it: its title (linked where there is a
     URL), source · date, then each cited passage as '> **[n]** “verbatim quote”' with the
-    quote's resolved relative dates under it."""
+    quote's resolved relative dates and the other outlets carrying it under it."""
     first = citations[0]
     lines = [f"**{masked_link(escape(_clip(first.title, 200)), first.url)}**"]
     details = [escape(_clip(x, 100)) for x in (first.source, first.published_at) if x]
@@ -125,7 +126,21 @@ def source_entry(citations: Sequence[Citation]) -> str:
         if citation.date_notes:
             notes = "; ".join(f"“{n.phrase}” = {n.means}" for n in citation.date_notes)
             lines.append(f"> *({escape(_clip(notes, 300))})*")
+        if citation.also_in:
+            lines.append(f"> {also_in(citation)}")
     return "\n".join(lines)
+
+
+def also_in(citation: Citation, most: int = 5) -> str:
+    """'*Also in:* [Wyn Valley News](url) · 5 Mar …': the other outlets carrying the cited
+    fact, each linked where it has a URL; past `most`, how many more."""
+    named = [
+        masked_link(escape(_clip(other.source or other.title, 80)), other.url)
+        + (f" ({escape(other.published_at)})" if other.published_at else "")
+        for other in citation.also_in[:most]
+    ]
+    more = len(citation.also_in) - most
+    return "*Also in:* " + ", ".join(named) + (f" and {more} more" if more > 0 else "")
 
 
 def by_article(citations: Sequence[Citation]) -> list[list[Citation]]:
@@ -197,13 +212,19 @@ def answer_messages(
 
 
 def added_message(results: Sequence[AddResult], limit: int = MESSAGE_LIMIT) -> str:
-    """One line per article: added (with its passage count) or already known; and its id."""
+    """One line per article: added or updated (with its passage count), or already known;
+    and its id."""
     lines = []
     for result in results:
         title = escape(_clip(result.title, 150))
         if result.status == "added":
             lines.append(
                 f"Added **{title}** — {passages(result.chunks)} · id `{result.article_id}`"
+            )
+        elif result.status == "updated":
+            lines.append(
+                f"Updated **{title}** to its new text — {passages(result.chunks)} · "
+                f"id `{result.article_id}`"
             )
         elif result.duplicate_of and result.duplicate_of != result.article_id:
             lines.append(

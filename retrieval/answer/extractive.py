@@ -19,6 +19,7 @@ from retrieval.answer.sentence_model import SentenceModel, packaged_model
 from retrieval.index.embeddings import DEFAULT_MODEL
 from retrieval.index.vector_cache import VectorCache
 from retrieval.text.dates import MONTH_ABBREVIATIONS, MONTHS, WEEKDAY_ALTERNATION
+from retrieval.text.same_fact import fact_of, repeated
 from retrieval.text.sentences import split_sentences
 from retrieval.text.terms import STOP_WORDS, content_terms, same_text_key, stem, tokens
 from retrieval.types import ABSTAIN_TEXT, Citation, Draft, Evidence, Passage
@@ -362,7 +363,10 @@ class ExtractiveAnswerer:
                         features,
                     )
                 )
-        return candidates
+        # One fact told by several outlets is one candidate: the most complete wording (the
+        # others are named beside its citation), and the places go to other sentences.
+        gone = repeated([(c.passage.article_id, fact_of(c.text)) for c in candidates])
+        return [c for i, c in enumerate(candidates) if i not in gone]
 
     def _embedded(self, question: str, passages: list[Passage]) -> list[tuple[_Candidate, float]]:
         candidates = self._candidates(question, passages)

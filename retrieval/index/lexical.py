@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from retrieval.text.terms import STOP_WORDS, tokens
@@ -127,15 +127,57 @@ class LexicalIndex:
                 for article_id in {row[1] for row in rows}:
                     self._delete_article(table, article_id)
                 self._counts.pop(table, None)
-                for chunk_id, article_id, body in rows:
-                    cursor = self._db.execute(
-                        f"INSERT INTO {table} (chunk_id, article_id, body) VALUES (?, ?, ?)",
-                        (chunk_id, article_id, body),
-                    )
-                    self._db.execute(
-                        f"INSERT INTO {table}_fts (rowid, body) VALUES (?, ?)",
-                        (cursor.lastrowid, body),
-                    )
+                self._insert(table, rows)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def _insert(self, table: str, rows: Iterable[tuple[str, str, str]]) -> None:
+        """(Within a transaction.)"""
+        for chunk_id, article_id, body in rows:
+            cursor = self._db.execute(
+                f"INSERT INTO {table} (chunk_id, article_id, body) VALUES (?, ?, ?)",
+                (chunk_id, article_id, body),
+            )
+            self._db.execute(
+                f"INSERT INTO {table}_fts (rowid, body) VALUES (?, ?)", (cursor.lastrowid, body)
+            )
+
+    def keep_rows(
+        self,
+        kb: str,
+        article_id: str,
+        keep: Collection[str],
+        add: Iterable[tuple[str, str, str]] = (),
+    ) -> None:
+        """In one transaction: forget the rows of `article_id` whose chunk is not in `keep`,
+        then index the rows `add` (of that article; each replacing a row of its chunk). An
+        update adds the new version's rows beside the old ones (`keep` = the old chunks), and
+        once the record has moved to the new version, keeps only those (`keep` = the new)."""
+        rows = list(add)
+        table = self._table(kb)
+        kept = set(keep) - {row[0] for row in rows}
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._counts.pop(table, None)
+                gone = [
+                    (rowid, body)
+                    for rowid, chunk_id, body in self._db.execute(
+                        f"SELECT id, chunk_id, body FROM {table} WHERE article_id = ?",
+                        (article_id,),
+                    ).fetchall()
+                    if chunk_id not in kept
+                ]
+                self._db.executemany(
+                    f"INSERT INTO {table}_fts ({table}_fts, rowid, body) VALUES ('delete', ?, ?)",
+                    gone,
+                )
+                self._db.executemany(
+                    f"DELETE FROM {table} WHERE id = ?", [(rowid,) for rowid, _ in gone]
+                )
+                self._insert(table, rows)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")

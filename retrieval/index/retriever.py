@@ -2,7 +2,10 @@
 
 Each list votes 1 / (RRF_K + rank) for its passages; the sum orders the fused list, so a
 passage both retrievers like rises, and one found by only one of them still gets in.
-Passages with the same text (the same story stored twice) count once.
+Passages with the same text (the same story stored twice) count once, and so does a passage
+of another article that tells nothing the ones kept do not (another outlet's copy of one
+story, `text/same_fact.py`): it rides along as an echo of the one that tells it, and its place
+goes to the next passage.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pydantic import ConfigDict, SkipValidation
 
 from retrieval.index.store import ArticleStore
 from retrieval.index.vector_cache import VectorCache
+from retrieval.text.same_fact import Fact, adds_nothing, facts_of
 from retrieval.text.terms import same_text_key
 from retrieval.types import Passage
 
@@ -71,7 +75,7 @@ class HybridRetriever(BaseRetriever):
         )
         # Passages are read only for the fused ranking's head, 3k at a time (repeats of one
         # story count once, so k passages may take more than k ids).
-        chosen: dict[str, Passage] = {}
+        story = _Stories()
         for offset in range(0, len(fused), 3 * k):
             batch = fused[offset : offset + 3 * k]
             known = self.store.get_passages(kb, [chunk_id for chunk_id, _ in batch])
@@ -79,10 +83,10 @@ class HybridRetriever(BaseRetriever):
                 passage = known.get(chunk_id)
                 if passage is None:
                     continue  # an article being removed, or a vector whose record is gone
-                chosen.setdefault(same_text_key(passage.text), replace(passage, score=score))
-                if len(chosen) == k:
-                    return list(chosen.values())
-        return list(chosen.values())
+                story.add(replace(passage, score=score))
+                if len(story.kept) == k:
+                    return story.kept
+        return story.kept
 
     def _get_relevant_documents(
         self,
@@ -95,7 +99,53 @@ class HybridRetriever(BaseRetriever):
         return [as_document(p) for p in self.search(query, kb or self.kb, k or self.k)]
 
 
+class _Stories:
+    """The passages kept for a question, best first, one per story: a passage with the text of
+    one kept is dropped (an echo if of another article), one of another article that tells
+    nothing the kept ones do not becomes an echo of the one that tells it, and one that tells
+    all a kept one of another article tells (a more complete copy) takes that one's place and
+    score, the kept one becoming its echo."""
+
+    def __init__(self) -> None:
+        self.kept: list[Passage] = []
+        self._facts: list[list[Fact]] = []
+
+    def add(self, passage: Passage) -> None:
+        key = same_text_key(passage.text)
+        same = [n for n, kept in enumerate(self.kept) if same_text_key(kept.text) == key]
+        if same:
+            self._echo(same[0], passage)
+            return
+        facts = facts_of(passage.text)
+        others = [n for n, kept in enumerate(self.kept) if kept.article_id != passage.article_id]
+        teller = adds_nothing(facts, [self._facts[n] for n in others])
+        if teller is not None:
+            self._echo(others[teller], passage)
+            return
+        told = [n for n in others if adds_nothing(self._facts[n], [facts]) is not None]
+        if not told:
+            self.kept.append(passage)
+            self._facts.append(facts)
+            return
+        place, echoes = told[0], [*passage.echoes]
+        for n in told:
+            echoes += [replace(self.kept[n], echoes=()), *self.kept[n].echoes]
+        self.kept[place] = replace(passage, score=self.kept[place].score, echoes=tuple(echoes))
+        self._facts[place] = facts
+        for n in reversed(told[1:]):
+            del self.kept[n], self._facts[n]
+
+    def _echo(self, n: int, passage: Passage) -> None:
+        kept = self.kept[n]
+        if kept.article_id != passage.article_id:  # (another chunk of one article: dropped)
+            self.kept[n] = replace(kept, echoes=(*kept.echoes, passage))
+
+
 def as_document(passage: Passage) -> Document:
-    """A passage as LangChain sees text: the passage's words, the rest as metadata."""
-    metadata = {key: value for key, value in asdict(passage).items() if key != "text"}
+    """A passage as LangChain sees text: the passage's words, the rest as metadata (the
+    chunk ids of its echoes as `also_in`)."""
+    metadata = {
+        key: value for key, value in asdict(passage).items() if key not in ("text", "echoes")
+    }
+    metadata["also_in"] = [echo.chunk_id for echo in passage.echoes]
     return Document(page_content=passage.text, metadata=metadata, id=passage.chunk_id)

@@ -3,6 +3,13 @@
 An article's chunks are written first and its record last, and the record is removed first:
 so a crash leaves at most orphan chunks, which are never returned and are swept on the next
 write. An article is therefore either fully present or absent.
+
+An update (the same article, another text) keeps that order with versions: the new text's
+chunks are written under new ids (`ARTICLE_ID~VERSION:N`) beside the old ones, then one write
+of the record moves it to the new text and version, then the old chunks are swept. A passage
+is returned only when its chunk is of its record's version, so after a crash at any point the
+old version or the new one is whole, never a mix; the record says when chunks of another
+version may be left (`leftovers`), and the next write of the article sweeps them.
 """
 
 from __future__ import annotations
@@ -13,17 +20,22 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from retrieval.errors import StoreError
+from retrieval.index.identity import chunk_id, stored_identity
 from retrieval.index.lexical import LexicalIndex
 from retrieval.text.terms import body_key
 from retrieval.types import Article, Chunk, Passage, StoredArticle
 
-__all__ = ["ArticleStore", "Passage", "StoreError", "StoredArticle", "open_store"]
+__all__ = ["ArticleStore", "Passage", "StoreError", "StoredArticle", "StoredVersion", "open_store"]
 
 MAX_BATCH = 5000  # Chroma's limit is 5461 records per call
+# Set in a knowledge base's articles collection once every record carries its `identity`.
+_IDENTITIES_MARK = "newsbot_identities"
 _KB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,40}$")
 
 
@@ -50,6 +62,22 @@ def _passage(chunk_id: str, document: str, meta: dict[str, Any], score: float) -
         url=_optional(meta, "url"),
         published_at=_optional(meta, "published_at"),
     )
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """The version of an article the store holds: its stored id, its body key, the version
+    of its chunks (None: the text it was first added with), how many, and whether chunks of
+    another version may be left (an update under way, or one interrupted)."""
+
+    id: str
+    body: str
+    version: str | None
+    chunks: int
+    leftovers: bool = False
+
+    def chunk_ids(self) -> set[str]:
+        return {chunk_id(self.id, index, self.version) for index in range(self.chunks)}
 
 
 def lexical_text(title: str, text: str) -> str:
@@ -128,6 +156,7 @@ class ArticleStore:
         self._writes = writes or WriteLock()
         self._collections: dict[str, Any] = {}
         self._lexical_checked: set[str] = set()
+        self._identities_checked: set[str] = set()
 
     def _reconnect(self) -> None:
         if self._lock is not None:
@@ -162,10 +191,86 @@ class ArticleStore:
         names = [getattr(c, "name", c) for c in self._client.list_collections()]
         return sorted(n[3:-9] for n in names if n.startswith("nb-") and n.endswith("-articles"))
 
+    def _articles(self, kb: str) -> Any:
+        """The articles collection, its records all carrying their `identity` (the id the
+        article gets today): records written before identities were kept are given theirs,
+        once per knowledge base. Their ids do not change."""
+        collection = self._collection(kb, "articles")
+        if kb in self._identities_checked:
+            return collection
+        if not (collection.metadata or {}).get(_IDENTITIES_MARK):
+            with self._writes.held():
+                self._give_identities(collection)
+        self._identities_checked.add(kb)
+        return collection
+
+    def _give_identities(self, collection: Any) -> None:
+        """(Under the write lock.) Each record without an `identity` is given its own, then
+        the collection is marked."""
+        offset = 0
+        while True:
+            got = collection.get(include=["metadatas"], limit=MAX_BATCH, offset=offset)
+            if not got["ids"]:
+                break
+            missing = [
+                (stored_id, {"identity": stored_identity(stored_id, _optional(meta, "url"))})
+                for stored_id, meta in zip(got["ids"], got["metadatas"], strict=True)
+                if not meta.get("identity")
+            ]
+            if missing:
+                collection.update(
+                    ids=[stored_id for stored_id, _ in missing],
+                    metadatas=[meta for _, meta in missing],
+                )
+            offset += len(got["ids"])
+        collection.modify(metadata={**(collection.metadata or {}), _IDENTITIES_MARK: 1})
+
     # -- articles ----------------------------------------------------------------------
     @_reconnecting
+    def stored_id(self, kb: str, article_id: str) -> str | None:
+        """The id under which the article `article_id` names is stored: that id, or the id
+        it was stored under before its identity changed (a URL with tracking parameters,
+        stored before they were dropped); None when it is not stored."""
+        if self._collection(kb, "articles").get(ids=[article_id], include=[])["ids"]:
+            return article_id
+        got = self._articles(kb).get(where={"identity": article_id}, limit=1, include=[])
+        return str(got["ids"][0]) if got["ids"] else None
+
     def has_article(self, kb: str, article_id: str) -> bool:
-        return bool(self._collection(kb, "articles").get(ids=[article_id], include=[])["ids"])
+        return self.stored_id(kb, article_id) is not None
+
+    @_reconnecting
+    def lookup(
+        self, kb: str, article_id: str, text: str
+    ) -> tuple[StoredVersion | None, str | None]:
+        """The stored version of the article `article_id` names (by its id or its identity),
+        else the id of a stored article with the same body (another headline, another id)."""
+        articles = self._articles(kb)
+        got = articles.get(ids=[article_id], include=["metadatas"])
+        if not got["ids"]:
+            got = articles.get(
+                where={"$or": [{"identity": article_id}, {"body": body_key(text)}]},
+                include=["metadatas"],
+            )
+        same_body = None
+        for stored_id, meta in zip(got["ids"], got["metadatas"], strict=True):
+            if stored_id == article_id or meta.get("identity") == article_id:
+                return self._version(kb, stored_id, meta), None
+            same_body = same_body or str(stored_id)
+        return None, same_body
+
+    def _version(self, kb: str, stored_id: str, meta: dict[str, Any]) -> StoredVersion:
+        body = meta.get("body")
+        if not body:  # (a record written before body keys were kept)
+            got = self._collection(kb, "articles").get(ids=[stored_id], include=["documents"])
+            body = body_key(got["documents"][0] or "")
+        return StoredVersion(
+            id=stored_id,
+            body=str(body),
+            version=_optional(meta, "version"),
+            chunks=int(meta.get("chunks", 0)),
+            leftovers=bool(meta.get("leftovers")),
+        )
 
     @_reconnecting
     def add_articles(
@@ -177,7 +282,7 @@ class ArticleStore:
         call per article took a tenth of ingest's time. Returns the ids written: an article
         another process stored meanwhile is left as it is."""
         with self._writes.held():
-            stored = self._present(kb, {article.id for article, _, _ in items})
+            stored = self._versions(kb, {article.id for article, _, _ in items})
             items = [item for item in items if item[0].id not in stored]
             if items:
                 self._add_articles(kb, items)
@@ -240,6 +345,7 @@ class ArticleStore:
                         "published_at": article.published_at,
                         "chunks": len(chunks),
                         "body": body_key(article.text),
+                        "identity": article.id,
                     }
                 )
                 for article, chunks, _ in items
@@ -247,12 +353,107 @@ class ArticleStore:
         )
 
     @_reconnecting
-    def find_same_body(self, kb: str, text: str) -> str | None:
-        """The id of a stored article with this body (another headline, another id), if any."""
-        got = self._collection(kb, "articles").get(
-            where={"body": body_key(text)}, limit=1, include=[]
-        )
-        return got["ids"][0] if got["ids"] else None
+    def replace_article(
+        self,
+        kb: str,
+        stored: StoredVersion,
+        article: Article,
+        chunks: Sequence[Chunk],
+        vectors: Any,
+        *,
+        version: str,
+    ) -> bool:
+        """Replace the stored version of an article (`article.id == stored.id`) by a new text,
+        whose chunks carry `version` in their ids. In order: mark the record (chunks of another
+        version may now be there), write the new chunks and their lexical rows beside the old,
+        move the record to the new text and version in one write — the moment the answers
+        change — then sweep the old chunks and rows, and clear the mark. Killed anywhere, the
+        record names one version whose chunks are all there; the rest is swept next time.
+        False when another process stored this text meanwhile (nothing written)."""
+        import numpy as np
+
+        with self._writes.held():
+            articles = self._articles(kb)
+            got = articles.get(ids=[stored.id], include=["metadatas"])
+            if not got["ids"]:  # removed meanwhile: stored anew, as a new article would be
+                self._add_articles(kb, [(replace(article, id=stored.id), chunks, vectors)])
+                return True
+            # (read again under the lock: another process may have written it meanwhile)
+            current = self._version(kb, stored.id, got["metadatas"][0])
+            if current.body == body_key(article.text):
+                return False
+            if current.leftovers:  # an interrupted update's chunks, not the record's version
+                self._keep_chunks(kb, current.id, current.chunk_ids())
+            else:
+                articles.update(ids=[current.id], metadatas=[{"leftovers": True}])
+            common = {
+                "article_id": current.id,
+                "title": article.title,
+                "source": article.source,
+                "url": article.url,
+                "published_at": article.published_at,
+                "version": version,
+            }
+            if chunks:
+                rows = np.asarray(vectors, dtype=np.float32).reshape(len(chunks), -1)
+                for offset in range(0, len(chunks), MAX_BATCH):
+                    batch = chunks[offset : offset + MAX_BATCH]
+                    self._collection(kb, "chunks").upsert(
+                        ids=[c.id for c in batch],
+                        embeddings=rows[offset : offset + MAX_BATCH],
+                        documents=[c.text for c in batch],
+                        metadatas=[
+                            _clean(
+                                {**common, "chunk_index": c.index, "start": c.start, "end": c.end}
+                            )
+                            for c in batch
+                        ],
+                    )
+            self.lexical.keep_rows(
+                kb,
+                current.id,
+                keep=current.chunk_ids(),
+                add=[(c.id, current.id, lexical_text(article.title, c.text)) for c in chunks],
+            )
+            # None deletes a field: one the new version no longer has (its source, its date)
+            articles.update(
+                ids=[current.id],
+                embeddings=[[1.0]],
+                documents=[article.text],
+                metadatas=[
+                    {
+                        **common,
+                        "chunks": len(chunks),
+                        "body": body_key(article.text),
+                        "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                        "leftovers": True,
+                    }
+                ],
+            )
+            self._keep_chunks(kb, current.id, {c.id for c in chunks})
+            articles.update(ids=[current.id], metadatas=[{"leftovers": None}])
+            return True
+
+    @_reconnecting
+    def sweep_leftovers(self, kb: str, stored: StoredVersion) -> None:
+        """Delete the chunks and lexical rows of versions of the article other than the
+        stored one (an update killed before its sweep), and clear the record's mark."""
+        with self._writes.held():
+            got = self._articles(kb).get(ids=[stored.id], include=["metadatas"])
+            if not got["ids"]:
+                return
+            current = self._version(kb, stored.id, got["metadatas"][0])
+            self._keep_chunks(kb, current.id, current.chunk_ids())
+            self._articles(kb).update(ids=[current.id], metadatas=[{"leftovers": None}])
+
+    def _keep_chunks(self, kb: str, article_id: str, keep: set[str]) -> None:
+        """Delete the article's chunks and lexical rows but those of `keep`."""
+        chunks_col = self._collection(kb, "chunks")
+        got = chunks_col.get(where={"article_id": article_id}, include=[])
+        stale = [chunk for chunk in got["ids"] if chunk not in keep]
+        if stale:
+            chunks_col.delete(ids=stale)
+        self.lexical.keep_rows(kb, article_id, keep=keep)
 
     def _sweep_chunks(self, kb: str, article_id: str) -> None:
         """Delete chunks left by an interrupted write of this article."""
@@ -260,24 +461,30 @@ class ArticleStore:
 
     @_reconnecting
     def remove_article(self, kb: str, article_id: str) -> bool:
+        """Remove the article `article_id` names (its stored id or its identity)."""
         with self._writes.held():
-            if not self.has_article(kb, article_id):
+            stored_id = self.stored_id(kb, article_id)
+            if stored_id is None:
                 return False
-            self._collection(kb, "articles").delete(ids=[article_id])
-            self._sweep_chunks(kb, article_id)
-            self.lexical.remove_article(kb, article_id)
+            self._collection(kb, "articles").delete(ids=[stored_id])
+            self._sweep_chunks(kb, stored_id)
+            self.lexical.remove_article(kb, stored_id)
             return True
 
     @_reconnecting
     def get_article(self, kb: str, article_id: str) -> Article | None:
+        """The article `article_id` names (its stored id or its identity), as stored."""
+        stored_id = self.stored_id(kb, article_id)
+        if stored_id is None:
+            return None
         got = self._collection(kb, "articles").get(
-            ids=[article_id], include=["documents", "metadatas"]
+            ids=[stored_id], include=["documents", "metadatas"]
         )
         if not got["ids"]:
             return None
         meta = got["metadatas"][0]
         return Article(
-            id=article_id,
+            id=stored_id,
             title=str(meta.get("title", "")),
             text=got["documents"][0],
             url=_optional(meta, "url"),
@@ -297,6 +504,7 @@ class ArticleStore:
                 published_at=_optional(meta, "published_at"),
                 chunks=int(meta.get("chunks", 0)),
                 chars=len(document or ""),
+                updated_at=_optional(meta, "updated_at"),
             )
             for article_id, meta, document in zip(
                 got["ids"], got["metadatas"], got["documents"], strict=True
@@ -338,14 +546,15 @@ class ArticleStore:
         got = self._collection(kb, "chunks").get(
             ids=list(chunk_ids), include=["documents", "metadatas"]
         )
-        passages = [
-            _passage(chunk_id, document, meta, 0.0)
-            for chunk_id, document, meta in zip(
-                got["ids"], got["documents"], got["metadatas"], strict=True
-            )
-        ]
-        present = self._present(kb, {p.article_id for p in passages})
-        return {p.chunk_id: p for p in passages if p.article_id in present}
+        found = list(zip(got["ids"], got["documents"], got["metadatas"], strict=True))
+        versions = self._versions(kb, {str(meta["article_id"]) for _, _, meta in found})
+        # a chunk counts only if its article is stored and it is of the stored version
+        return {
+            chunk: _passage(chunk, document, meta, 0.0)
+            for chunk, document, meta in found
+            if str(meta["article_id"]) in versions
+            and _optional(meta, "version") == versions[str(meta["article_id"])]
+        }
 
     def _check_lexical(self, kb: str) -> None:
         """Once per knowledge base and process: rebuild the lexical index from Chroma if the
@@ -382,15 +591,24 @@ class ArticleStore:
                 )
                 offset += len(got["ids"])
 
-    def _present(self, kb: str, article_ids: set[str]) -> set[str]:
+    def _versions(self, kb: str, article_ids: set[str]) -> dict[str, str | None]:
+        """The stored version of each of these articles that is stored."""
         if not article_ids:
-            return set()
-        got = self._collection(kb, "articles").get(ids=sorted(article_ids), include=[])
-        return set(got["ids"])
+            return {}
+        got = self._collection(kb, "articles").get(ids=sorted(article_ids), include=["metadatas"])
+        return {
+            str(stored_id): _optional(meta, "version")
+            for stored_id, meta in zip(got["ids"], got["metadatas"], strict=True)
+        }
 
     def close(self) -> None:
         self.lexical.close()
         self._writes.close()
+        # Chroma keeps a client's files (SQLite, the HNSW segments: ~15 descriptors) open in a
+        # process-wide cache until the client is closed; before the lock says it is free
+        close_client = getattr(self._client, "close", None)
+        if close_client is not None:
+            close_client()
         if self._lock is not None:
             self._lock.close()
             self._lock = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -11,42 +10,39 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.errors import ArticleError
+from retrieval.index.identity import (
+    TRACKING_PARAMETERS,
+    TRACKING_PREFIXES,
+    article_id,
+    canonical_url,
+    legacy_article_id,
+    stored_identity,
+)
 from retrieval.ingest.page_clean import clean_page_text
 from retrieval.text.dates import read_date
 from retrieval.types import Article
 
 __all__ = [
+    "TRACKING_PARAMETERS",
+    "TRACKING_PREFIXES",
     "Article",
     "ArticleError",
     "article_from_dict",
     "article_id",
     "canonical_url",
     "dated",
+    "legacy_article_id",
     "load_path",
     "parse_html",
     "parse_published_at",
     "parse_text",
+    "stored_identity",
 ]
 
 TEXT_SUFFIXES = {".txt", ".md"}
 HTML_SUFFIXES = {".html", ".htm"}
 JSON_SUFFIXES = {".json", ".jsonl"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES
-
-
-def canonical_url(url: str) -> str:
-    """The form of a URL used for identity: no fragment, no trailing slash, lower-case host."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url.strip())
-    path = parts.path.rstrip("/") or ""
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
-
-
-def article_id(text: str, url: str | None) -> str:
-    """Stable id: a hash of the canonical URL if there is one, else of the whitespace-folded text."""
-    basis = canonical_url(url) if url else " ".join(text.split())
-    return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:16]
 
 
 def _clean_date(value: Any, where: str) -> str | None:

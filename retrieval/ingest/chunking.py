@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from retrieval.index.identity import chunk_id
 from retrieval.text.sentences import split_sentences
 from retrieval.types import Article, Chunk
 
@@ -25,9 +26,12 @@ def _split_long(text: str, span: tuple[int, int], size: int) -> list[tuple[int, 
     return pieces
 
 
-def split_article(article: Article, size: int = 600, overlap: int = 120) -> list[Chunk]:
+def split_article(
+    article: Article, size: int = 600, overlap: int = 120, *, version: str | None = None
+) -> list[Chunk]:
     """Pack whole sentences into chunks of about `size` characters; the last sentences of a
-    chunk (up to `overlap` characters) open the next one, so no answer is cut in two."""
+    chunk (up to `overlap` characters) open the next one, so no answer is cut in two. The
+    chunks of an updated text carry its `version` in their ids (`index.identity.chunk_id`)."""
     text = article.text
     sentences = [piece for span in split_sentences(text) for piece in _split_long(text, span, size)]
     groups: list[list[tuple[int, int]]] = []
@@ -51,7 +55,7 @@ def split_article(article: Article, size: int = 600, overlap: int = 120) -> list
         start, end = group[0][0], group[-1][1]
         chunks.append(
             Chunk(
-                id=f"{article.id}:{index}",
+                id=chunk_id(article.id, index, version),
                 article_id=article.id,
                 index=index,
                 start=start,

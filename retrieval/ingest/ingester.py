@@ -7,23 +7,26 @@ import ctypes
 import functools
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from retrieval.errors import ArticleError
+from retrieval.index.identity import text_version
 from retrieval.ingest.chunking import embedding_text, split_article
 from retrieval.text.terms import body_key
 from retrieval.types import AddResult, Article, Chunk
 
 if TYPE_CHECKING:
     from retrieval.index.embeddings import SentenceEmbeddings
-    from retrieval.index.store import ArticleStore
+    from retrieval.index.store import ArticleStore, StoredVersion
 
 __all__ = ["Ingester", "release_freed_memory"]
 
 
 class Ingester:
     """Adds articles to a store: new ones are chunked, embedded and written; an article already
-    stored (same id), or with the body of one (another headline), is left as it is."""
+    stored (same identity) with another text replaces its stored version; one stored with the
+    same text, or with the body of another stored article (another headline), is left as it is."""
 
     def __init__(
         self,
@@ -51,10 +54,10 @@ class Ingester:
             )
         return None
 
-    def chunk(self, article: Article) -> list[Chunk]:
+    def chunk(self, article: Article, *, version: str | None = None) -> list[Chunk]:
         if (error := self.refusal(article)) is not None:
             raise error
-        return split_article(article, self.chunk_size, self.chunk_overlap)
+        return split_article(article, self.chunk_size, self.chunk_overlap, version=version)
 
     def add_many(
         self,
@@ -63,16 +66,18 @@ class Ingester:
         kb: str,
         on_result: Callable[[AddResult], None] | None = None,
     ) -> list[AddResult]:
-        """Store articles not yet known, embedding and writing their chunks in groups of
-        about `group_chunks` chunks. A second thread embeds each group while this one writes
-        the group before it, so the store's time overlaps the model's; an article is
-        reported once its group is stored."""
+        """Store articles not yet known and new texts of known ones, embedding and writing
+        their chunks in groups of about `group_chunks` chunks. A second thread embeds each
+        group while this one writes the group before it, so the store's time overlaps the
+        model's; an article is reported once its group is stored, under the id it came with
+        (an article stored under an older id of its identity keeps that one)."""
         results: list[AddResult] = []
-        pending: list[tuple[Article, list[Chunk]]] = []
-        # Articles queued, embedded or stored by this call: known before the store shows them.
-        seen_ids: set[str] = set()
+        pending: list[_Write] = []
+        # Articles queued, embedded or stored by this call (id → body key): known before the
+        # store shows them.
+        seen_ids: dict[str, str] = {}
         seen_bodies: dict[str, str] = {}
-        embedding: list[tuple[Future[Any], list[tuple[Article, list[Chunk]]]]] = []
+        embedding: list[tuple[Future[Any], list[_Write]]] = []
 
         def report(result: AddResult) -> None:
             results.append(result)
@@ -83,50 +88,96 @@ class Ingester:
             while embedding:
                 vectors_ready, group = embedding.pop()
                 vectors = vectors_ready.result()
-                items, offset = [], 0
-                for article, chunks in group:
-                    items.append((article, chunks, vectors[offset : offset + len(chunks)]))
-                    offset += len(chunks)
-                written = set(self.store.add_articles(kb, items))
-                for article, chunks in group:  # (one stored meanwhile by another process)
-                    stored = article.id in written
-                    report(
-                        AddResult(
-                            article.id,
-                            article.title,
-                            len(chunks) if stored else 0,
-                            "added" if stored else "unchanged",
-                        )
+                new, offset = [], 0
+                written: set[str] = set()
+                for write in group:
+                    these = vectors[offset : offset + len(write.chunks)]
+                    offset += len(write.chunks)
+                    if write.replaces is None:
+                        new.append((write.article, write.chunks, these))
+                    elif self.store.replace_article(
+                        kb,
+                        write.replaces,
+                        write.article,
+                        write.chunks,
+                        these,
+                        version=text_version(write.article.text),
+                    ):
+                        written.add(write.article.id)
+                if new:
+                    written.update(self.store.add_articles(kb, new))
+                for write in group:  # (one stored meanwhile by another process: unchanged)
+                    stored = write.article.id in written
+                    result = AddResult(
+                        write.given_id,
+                        write.article.title,
+                        len(write.chunks) if stored else 0,
+                        ("added" if write.replaces is None else "updated")
+                        if stored
+                        else "unchanged",
                     )
+                    report(result)
                 release_freed_memory()
 
         def flush(embedder: ThreadPoolExecutor) -> None:
             group = list(pending)
             pending.clear()
-            texts = [embedding_text(a, c) for a, chunks in group for c in chunks]
+            texts = [embedding_text(w.article, c) for w in group for c in w.chunks]
             started = embedder.submit(self.embeddings.encode, texts)
             write_embedded()  # the group before this one, while this one is embedded
             embedding.append((started, group))
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsbot-embed") as embedder:
             for article in articles:
-                if article.id in seen_ids or self.store.has_article(kb, article.id):
-                    report(AddResult(article.id, article.title, 0, "unchanged"))
-                    continue
-                key = body_key(article.text)
-                same = seen_bodies.get(key) or self.store.find_same_body(kb, article.text)
-                if same is not None:
-                    report(AddResult(article.id, article.title, 0, "unchanged", duplicate_of=same))
-                    continue
-                pending.append((article, self.chunk(article)))
-                seen_ids.add(article.id)
+                key, given_id = body_key(article.text), article.id
+                if article.id in seen_ids:
+                    if seen_ids[article.id] == key:
+                        report(AddResult(article.id, article.title, 0, "unchanged"))
+                        continue
+                    # a second text of an article of this call: the first must be stored
+                    if pending:
+                        flush(embedder)
+                    write_embedded()
+                stored, same = self.store.lookup(kb, article.id, article.text)
+                if stored is not None:
+                    article = replace(article, id=stored.id)  # stored ids never change
+                    if stored.body == key:
+                        if stored.leftovers:
+                            self.store.sweep_leftovers(kb, stored)
+                        report(AddResult(given_id, article.title, 0, "unchanged"))
+                        seen_ids[given_id] = seen_ids[article.id] = key
+                        continue
+                    version = text_version(article.text)
+                    pending.append(
+                        _Write(article, self.chunk(article, version=version), stored, given_id)
+                    )
+                else:
+                    same = seen_bodies.get(key) or same
+                    if same is not None:
+                        report(
+                            AddResult(article.id, article.title, 0, "unchanged", duplicate_of=same)
+                        )
+                        continue
+                    pending.append(_Write(article, self.chunk(article), None, given_id))
+                seen_ids[given_id] = seen_ids[article.id] = key
                 seen_bodies[key] = article.id
-                if sum(len(chunks) for _, chunks in pending) >= self.group_chunks:
+                if sum(len(w.chunks) for w in pending) >= self.group_chunks:
                     flush(embedder)
             if pending:
                 flush(embedder)
             write_embedded()
         return results
+
+
+@dataclass(frozen=True)
+class _Write:
+    """An article to write: new (`replaces` None), or a new text of a stored version (then
+    `article.id` is the stored id; `given_id` is the id it came with, which results carry)."""
+
+    article: Article
+    chunks: list[Chunk]
+    replaces: StoredVersion | None
+    given_id: str
 
 
 @functools.cache

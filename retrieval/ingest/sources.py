@@ -39,13 +39,25 @@ class IngestTally:
     unchanged: int = 0
     failed: int = 0
     chunks: int = 0
+    updated: int = 0
 
     def count(self, result: AddResult) -> None:
         if result.status == "added":
             self.added += 1
+        elif result.status == "updated":
+            self.updated += 1
         else:
             self.unchanged += 1
         self.chunks += result.chunks
+
+    def summary(self) -> str:
+        """`added N, unchanged N, failed N (N chunks)`, with `updated N` after `added` when
+        any article was updated (the line stays as it was for scripts that read it)."""
+        updated = f"updated {self.updated}, " if self.updated else ""
+        return (
+            f"added {self.added}, {updated}unchanged {self.unchanged}, failed {self.failed} "
+            f"({self.chunks} chunks)"
+        )
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from retrieval.text.dates import MONTHS, parse_iso, resolve_dates
+from retrieval.text.outcomes import opposite_outcome
 from retrieval.text.terms import STOP_WORDS, stem, tokens
 
 if TYPE_CHECKING:
@@ -46,20 +47,6 @@ _NUMBER_WORDS = {
 _NUMBER = re.compile(r"^\d[\d,]*(\.\d+)?$")
 # Words that name one thing alike: "died" counts what "killed" counts.
 _SAME_THING = dict.fromkeys(("died", "dead", "death", "deaths"), stem("killed"))
-# Outcomes that cannot both be true of one thing.
-_OPPOSITES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
-    (re.compile(p, re.I), re.compile(q, re.I))
-    for p, q in (
-        (r"\bapprov\w*", r"\b(reject\w*|postpon\w*|delay\w*|block\w*|refus\w*)"),
-        (r"\b(won|wins|win)\b", r"\b(lost|loses|lose|defeated by)\b"),
-        (r"\b(guilty|convicted)\b", r"\b(acquitted|not guilty|cleared)\b"),
-        (r"\bconfirm\w*", r"\bden(y|ied|ies)\b"),
-        (r"\bupheld\b", r"\b(overturned|quashed)\b"),
-        (r"\bpass(ed|es)\b", r"\b(fail(ed|s)|defeated)\b"),
-        (r"\baccept\w*", r"\b(reject\w*|declin\w*)"),
-        (r"\b(rose|increased|up)\b", r"\b(fell|decreased|down)\b"),
-    )
-]
 # A sentence that corrects an earlier report may repeat the figure it corrects.
 _CORRECTION = re.compile(
     r"\b(not \S+ as (first|initially|earlier|previously) reported|correct\w*|revised|"
@@ -166,17 +153,6 @@ def _differing_value(
     return None
 
 
-def _opposite_outcome(a: str, b: str) -> tuple[str, str] | None:
-    """The outcome each sentence states, when one states what the other rules out."""
-    for yes, no in _OPPOSITES:
-        for left, right, flip in ((a, b, False), (b, a, True)):
-            said_yes, said_no = yes.search(left), no.search(right)
-            if said_yes and said_no and not no.search(left) and not yes.search(right):
-                pair = (said_yes.group(), said_no.group())
-                return (pair[1], pair[0]) if flip else pair
-    return None
-
-
 def find_disagreement(
     question: str,
     evidence: Sequence[Evidence],
@@ -209,7 +185,7 @@ def find_disagreement(
                 what = "date" if re.match(r"\d{4}-", values[0]) else "number"
                 found = Disagreement(lead, other, what, values)
         else:
-            outcome = _opposite_outcome(lead.text, other.text)
+            outcome = opposite_outcome(lead.text, other.text)
             if outcome and asked & terms_of(lead.text) & terms_of(other.text) - _GENERIC:
                 found = Disagreement(lead, other, "outcome", outcome)
         # Meaning is checked last: the model is asked only about a pair that differs.

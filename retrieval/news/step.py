@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from retrieval.answer.extractive import cite, looks_like_heading, question_kind
 from retrieval.news.disagreement import Disagreement, find_disagreement
+from retrieval.news.outlets import with_other_outlets
 from retrieval.news.timeframe import TimeFrame, recency_note, timeline_subject
 from retrieval.text.dates import date_notes, event_date, human_date, parse_iso
 from retrieval.types import Answer, Citation, Draft, Passage, SourcesDiffer, TimelineEntry
@@ -112,9 +113,11 @@ def sources_differ_draft(conflict: Disagreement, evidence: list[Evidence]) -> Dr
 
 
 def annotate(answer: Answer, frame: TimeFrame) -> Answer:
-    """Dates beside every quote and a note on how current the answer is."""
+    """Dates beside every quote, the other outlets that carry each cited fact, and a note on
+    how current the answer is."""
     citations: list[Citation] = [
-        replace(c, date_notes=date_notes(c.quote, c.published_at)) for c in answer.citations
+        replace(c, date_notes=date_notes(c.quote, c.published_at))
+        for c in with_other_outlets(answer.citations, answer.passages)
     ]
     dates = [c.published_at for c in citations]
     known = sorted(d for d in dates if d and parse_iso(d))
