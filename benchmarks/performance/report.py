@@ -60,11 +60,16 @@ def _rows(result: dict[str, Any]) -> list[tuple[str, str]]:
         )
     rows += [
         ("newsbot --help, s", _fmt(result.get("help_s"))),
-        ("cold newsbot ask (the 10k store), s", _fmt(result.get("cold_ask_s"), 1)),
+        (
+            "cold newsbot ask (the 10k store, default onnx backend), s",
+            _fmt(result.get("cold_ask_s"), 1),
+        ),
     ]
     cold = result.get("cold_ask_parts_s")
     if cold:
         rows.append(("  parts, s", ", ".join(f"{k} {v:.2f}" for k, v in cold.items())))
+    if "cold_ask_s_torch" in result:
+        rows.append(("cold newsbot ask, torch backend, s", _fmt(result["cold_ask_s_torch"], 1)))
     if "cold_ask_s_onnx" in result:
         rows.append(("cold newsbot ask, onnx-int8 backend, s", _fmt(result["cold_ask_s_onnx"], 1)))
     rows += [

@@ -237,10 +237,10 @@ def run_bench(
 def _cold_start(work: Path, env: dict[str, str], question: str) -> dict[str, Any]:
     help_runs = _timed_runs([str(NEWSBOT), "--help"], env, 7)
     cold: dict[str, Any] = {"help_s": statistics.median(help_runs), "help_runs_s": help_runs}
-    for backend in ("torch", "onnx-int8"):
+    # `cold_ask_s` is the default backend's (onnx, the fp32 export); the others beside it
+    for backend, suffix in (("onnx", ""), ("torch", "_torch"), ("onnx-int8", "_onnx")):
         backend_env = {**env, "NEWSBOT_EMBEDDING_BACKEND": backend}
         probe = run_probe("cold_ask", ["--question", question], backend_env, work / "cold.json")
-        suffix = "" if backend == "torch" else "_onnx"
         cold[f"cold_ask_s{suffix}"] = probe["process_wall_s"]
         parts = probe["parts_s"]
         cold[f"cold_ask_parts_s{suffix}"] = {
