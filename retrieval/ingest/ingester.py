@@ -44,8 +44,7 @@ class Ingester:
         self.embeddings = embeddings
         # The chunks' sentences are embedded with them and their vectors stored, for the
         # answerer to read (`index.sentence_vectors`): for a model that says its vector space.
-        space = getattr(embeddings, "vector_space", None)
-        self.sentence_space = space if store_sentences and isinstance(space, str) else None
+        self.store_sentences = store_sentences
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
         self.max_article_chars = max_article_chars
@@ -135,7 +134,10 @@ class Ingester:
             group = list(pending)
             pending.clear()
             texts = [embedding_text(w.article, c) for w in group for c in w.chunks]
-            sentences = _GroupSentences(self.sentence_space, group, self.store)
+            space = getattr(self.embeddings, "vector_space", None)
+            if not self.store_sentences or not isinstance(space, str):
+                space = None
+            sentences = _GroupSentences(space, group, self.store)
             # the sentences not stored yet are embedded in the same call as the chunks
             started = embedder.submit(self.embeddings.encode, texts + sentences.to_embed)
             write_embedded()  # the group before this one, while this one is embedded
