@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -250,3 +251,45 @@ def test_rows_are_read_across_knowledge_bases(tmp_path: Path, kb: str) -> None:
     assert counting.calls == []
     assert float(got[0] @ vector) > 0.9999
     table.close()
+
+
+def test_rows_are_written_before_the_articles_record(
+    make_fake_service: Callable[..., NewsService], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash between the two leaves rows without an article (harmless: never wrong, swept
+    when the article is written again), never an article without its rows."""
+    service = make_fake_service()
+    store = service.store
+    seen: list[tuple[bool, int]] = []
+    add = store.sentences.add
+
+    def watched(kb: str, rows: Any) -> None:
+        rows = list(rows)
+        seen.append((store.has_article(kb, HARBOUR.id), store.count_chunks(kb)))
+        add(kb, rows)
+
+    monkeypatch.setattr(store.sentences, "add", watched)
+    service.add(HARBOUR)
+
+    assert seen == [(False, len(service.ingester.chunk(HARBOUR)))]
+
+
+def test_an_interrupted_writes_rows_are_swept_when_the_article_is_written_again(
+    make_fake_service: Callable[..., NewsService],
+) -> None:
+    service = make_fake_service()
+    stale = sentence_key(SPACE, "A sentence of a write that never finished.")
+    chunk = service.ingester.chunk(HARBOUR)[0]
+    service.store.sentences.add("default", [(stale, chunk.id, HARBOUR.id, b"\0" * 768)])
+    service.store._collection("default", "chunks").add(  # its chunk 0, as a killed write left
+        ids=[chunk.id],
+        embeddings=[[1.0] + [0.0] * 383],
+        documents=[chunk.text],
+        metadatas=[{"article_id": HARBOUR.id, "start": chunk.start, "end": chunk.end}],
+    )
+
+    service.add(HARBOUR)
+
+    assert stored_keys(service, HARBOUR.id) == {
+        sentence_key(SPACE, t) for t in sentence_texts(service, HARBOUR)
+    }
