@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -45,6 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--articles", type=int, default=100)
     parser.add_argument("--questions", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=1, help="ingests of each kind")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
@@ -64,20 +66,32 @@ def main() -> None:
         "questions": len(asked),
     }
 
-    services = {}
-    for mode in ("off", "on"):  # (the model warm for both)
-        service = build_service(
-            settings.model_copy(update={"data_dir": root / mode}), embeddings=embeddings
-        )
-        if mode == "off":
-            service.ingester.store_sentences = False
-        started = time.perf_counter()
-        service.add_many(articles)
-        seconds = time.perf_counter() - started
-        chunks = service.store.count_chunks("default")
-        report[f"ingest_chunks_per_s_{mode}"] = round(chunks / seconds, 1)
-        report["chunks"] = chunks
-        services[mode] = service
+    # ingest without the sentence vectors and with them, the model warm for both; with
+    # --rounds N, N stores of each, the order alternating (off, on, on, off, ...), so a change
+    # in the machine's load touches both
+    services: dict[str, Any] = {}
+    rates: dict[str, list[float]] = {"off": [], "on": []}
+    for round_ in range(args.rounds):
+        for mode in ("off", "on") if round_ % 2 == 0 else ("on", "off"):
+            service = build_service(
+                settings.model_copy(update={"data_dir": root / f"{mode}{round_}"}),
+                embeddings=embeddings,
+            )
+            if mode == "off":
+                service.ingester.store_sentences = False
+            started = time.perf_counter()
+            service.add_many(articles)
+            seconds = time.perf_counter() - started
+            chunks = service.store.count_chunks("default")
+            rates[mode].append(round(chunks / seconds, 1))
+            report["chunks"] = chunks
+            if round_ == 0:
+                services[mode] = service
+            else:
+                service.close()
+    for mode in ("off", "on"):
+        report[f"ingest_chunks_per_s_{mode}"] = round(statistics.mean(rates[mode]), 1)
+        report[f"ingest_chunks_per_s_{mode}_runs"] = rates[mode]
     service = services["on"]
     rows = service.store.sentences.count("default")
     report["sentence_rows"] = rows
@@ -117,7 +131,7 @@ def main() -> None:
         item.close()
     sizes = {}
     for mode in ("off", "on"):
-        path = root / mode / "lexical.sqlite3"
+        path = root / f"{mode}0" / "lexical.sqlite3"
         with sqlite3.connect(path) as db:
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             db.execute("VACUUM")
@@ -125,6 +139,7 @@ def main() -> None:
     report["table_bytes"] = sizes["on"] - sizes["off"]
     report["table_bytes_per_chunk"] = round((sizes["on"] - sizes["off"]) / report["chunks"])
     report["table_bytes_per_row"] = round((sizes["on"] - sizes["off"]) / rows)
+    shutil.rmtree(root, ignore_errors=True)
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:
