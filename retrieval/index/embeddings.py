@@ -151,8 +151,9 @@ class SentenceEmbeddings(Embeddings):
     @functools.cached_property
     def vector_space(self) -> str:
         """What this model's vectors are comparable under, without loading it: the model
-        (the packaged default by name, a local directory by its path and its weights' sizes
-        and dates). Stored sentence vectors are keyed by it (`index.sentence_vectors`)."""
+        (the packaged default by name and package version, a local directory by its path
+        and its weights' sizes and dates; another name as given). Stored sentence vectors are
+        keyed by it (`index.sentence_vectors`)."""
         return model_identity(self.model_name)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
