@@ -167,8 +167,9 @@ def build_service(
             what="an RSS or Atom feed",
         )
 
-    # question and sentence vectors, shared by the retriever and the extractive answerer
-    vectors = VectorCache(embeddings)
+    # question and sentence vectors, shared by the retriever and the extractive answerer;
+    # the sentences' read from the store (embedded at ingest), the question's embedded
+    vectors = VectorCache(embeddings, stored=store.sentences)
     retriever = HybridRetriever(store=store, vectors=vectors, k=settings.top_k)
     extractive = ExtractiveAnswerer(embeddings, vectors=vectors)
     answerer: Answerer = extractive

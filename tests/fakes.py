@@ -46,6 +46,8 @@ class FakeEmbeddings(Embeddings):
     def __init__(self, dimension: int = 384) -> None:
         self.dimension = dimension
         self.model_name = "fake-hashed-word-stems"
+        # stored sentence vectors are keyed by it (retrieval.index.sentence_vectors)
+        self.vector_space = "fake-hashed-word-stems/1"
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit vectors, one row per text (float32)."""

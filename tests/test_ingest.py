@@ -95,7 +95,8 @@ def test_a_rerun_after_an_interruption_skips_stored_articles(
     )
     tally = ingest_articles(fake_service.ingester, iter(articles), kb="default", batch_articles=2)
     assert (tally.added, tally.unchanged) == (3, 4)
-    assert sum(embedded) == 3  # nothing stored is embedded again
+    # nothing stored is embedded again: the three new articles' chunk and two sentences each
+    assert sum(embedded) == 3 * (1 + 2)
     assert {a.id for a in fake_service.list()} == {a.id for a in articles}
     assert fake_service.store.count_chunks("default") == 7
 

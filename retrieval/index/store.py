@@ -28,10 +28,22 @@ from typing import Any, TypeVar
 from retrieval.errors import StoreError
 from retrieval.index.identity import chunk_id, stored_identity
 from retrieval.index.lexical import LexicalIndex
+from retrieval.index.sentence_vectors import SentenceVectors
 from retrieval.text.terms import body_key
 from retrieval.types import Article, Chunk, Passage, StoredArticle
 
-__all__ = ["ArticleStore", "Passage", "StoreError", "StoredArticle", "StoredVersion", "open_store"]
+__all__ = [
+    "ArticleStore",
+    "Passage",
+    "SentenceRow",
+    "StoreError",
+    "StoredArticle",
+    "StoredVersion",
+    "open_store",
+]
+
+# A stored sentence vector: (key, chunk_id, article_id, float16 blob); see sentence_vectors.
+SentenceRow = tuple[bytes, str, str, bytes]
 
 MAX_BATCH = 5000  # Chroma's limit is 5461 records per call
 # Set in a knowledge base's articles collection once every record carries its `identity`.
@@ -148,10 +160,14 @@ class ArticleStore:
         lock: Any = None,
         writes: WriteLock | None = None,
         reopen: Callable[[], Any] | None = None,
+        sentences: SentenceVectors | None = None,
     ) -> None:
         self._client = client
         self._reopen = reopen  # a new (client, lock) pair: see _reconnecting
         self.lexical = lexical
+        # the chunks' sentence vectors, in the lexical index's file; rows come and go with
+        # their chunks (written before the article's record, swept with its chunks)
+        self.sentences = sentences if sentences is not None else SentenceVectors(lexical.path)
         self._lock = lock  # held for the life of the store: says this process uses it
         self._writes = writes or WriteLock()
         self._collections: dict[str, Any] = {}
@@ -274,21 +290,31 @@ class ArticleStore:
 
     @_reconnecting
     def add_articles(
-        self, kb: str, items: Sequence[tuple[Article, Sequence[Chunk], Any]]
+        self,
+        kb: str,
+        items: Sequence[tuple[Article, Sequence[Chunk], Any]],
+        sentences: Sequence[SentenceRow] = (),
     ) -> list[str]:
         """Store articles with their chunks and chunk vectors: the chunks of all of them, then
         their lexical rows, then their records, so a crash at any point leaves each article
         whole or absent. Together, as each Chroma call costs ~5 ms of CPU however small: one
-        call per article took a tenth of ingest's time. Returns the ids written: an article
-        another process stored meanwhile is left as it is."""
+        call per article took a tenth of ingest's time. `sentences`: the vectors of their
+        chunks' sentences, written before the records too. Returns the ids written: an
+        article another process stored meanwhile is left as it is."""
         with self._writes.held():
             stored = self._versions(kb, {article.id for article, _, _ in items})
             items = [item for item in items if item[0].id not in stored]
             if items:
-                self._add_articles(kb, items)
+                written = {article.id for article, _, _ in items}
+                self._add_articles(kb, items, [row for row in sentences if row[2] in written])
             return [article.id for article, _, _ in items]
 
-    def _add_articles(self, kb: str, items: Sequence[tuple[Article, Sequence[Chunk], Any]]) -> None:
+    def _add_articles(
+        self,
+        kb: str,
+        items: Sequence[tuple[Article, Sequence[Chunk], Any]],
+        sentences: Sequence[SentenceRow] = (),
+    ) -> None:
         import numpy as np
 
         chunks_col = self._collection(kb, "chunks")
@@ -331,6 +357,7 @@ class ArticleStore:
                     metadatas=metadatas[offset:end],
                 )
         self.lexical.add_rows(kb, rows)  # replacing any rows of these articles
+        self.sentences.add(kb, sentences)
         self._collection(kb, "articles").add(
             ids=[article.id for article, _, _ in items],
             embeddings=[[1.0]] * len(items),
@@ -362,6 +389,7 @@ class ArticleStore:
         vectors: Any,
         *,
         version: str,
+        sentences: Sequence[SentenceRow] = (),
     ) -> bool:
         """Replace the stored version of an article (`article.id == stored.id`) by a new text,
         whose chunks carry `version` in their ids. In order: mark the record (chunks of another
@@ -369,14 +397,17 @@ class ArticleStore:
         move the record to the new text and version in one write — the moment the answers
         change — then sweep the old chunks and rows, and clear the mark. Killed anywhere, the
         record names one version whose chunks are all there; the rest is swept next time.
-        False when another process stored this text meanwhile (nothing written)."""
+        False when another process stored this text meanwhile (nothing written). The new
+        chunks' `sentences` are written with them, and the old ones' swept with them."""
         import numpy as np
 
         with self._writes.held():
             articles = self._articles(kb)
             got = articles.get(ids=[stored.id], include=["metadatas"])
             if not got["ids"]:  # removed meanwhile: stored anew, as a new article would be
-                self._add_articles(kb, [(replace(article, id=stored.id), chunks, vectors)])
+                self._add_articles(
+                    kb, [(replace(article, id=stored.id), chunks, vectors)], sentences
+                )
                 return True
             # (read again under the lock: another process may have written it meanwhile)
             current = self._version(kb, stored.id, got["metadatas"][0])
@@ -415,6 +446,7 @@ class ArticleStore:
                 keep=current.chunk_ids(),
                 add=[(c.id, current.id, lexical_text(article.title, c.text)) for c in chunks],
             )
+            self.sentences.add(kb, sentences)
             # None deletes a field: one the new version no longer has (its source, its date)
             articles.update(
                 ids=[current.id],
@@ -454,10 +486,12 @@ class ArticleStore:
         if stale:
             chunks_col.delete(ids=stale)
         self.lexical.keep_rows(kb, article_id, keep=keep)
+        self.sentences.keep(kb, article_id, keep)
 
     def _sweep_chunks(self, kb: str, article_id: str) -> None:
         """Delete chunks left by an interrupted write of this article."""
         self._collection(kb, "chunks").delete(where={"article_id": article_id})
+        self.sentences.remove_article(kb, article_id)
 
     @_reconnecting
     def remove_article(self, kb: str, article_id: str) -> bool:
@@ -603,6 +637,7 @@ class ArticleStore:
 
     def close(self) -> None:
         self.lexical.close()
+        self.sentences.close()
         self._writes.close()
         # Chroma keeps a client's files (SQLite, the HNSW segments: ~15 descriptors) open in a
         # process-wide cache until the client is closed; before the lock says it is free

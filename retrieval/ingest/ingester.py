@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from retrieval.errors import ArticleError
 from retrieval.index.identity import text_version
-from retrieval.ingest.chunking import embedding_text, split_article
+from retrieval.index.sentence_vectors import sentence_key, to_blob
+from retrieval.ingest.chunking import embedding_text, split_article, split_sentences
 from retrieval.text.terms import body_key
 from retrieval.types import AddResult, Article, Chunk
 
 if TYPE_CHECKING:
     from retrieval.index.embeddings import SentenceEmbeddings
-    from retrieval.index.store import ArticleStore, StoredVersion
+    from retrieval.index.store import ArticleStore, SentenceRow, StoredVersion
 
 __all__ = ["Ingester", "release_freed_memory"]
 
@@ -37,9 +38,13 @@ class Ingester:
         chunk_overlap: int,
         max_article_chars: int,
         group_chunks: int,
+        store_sentences: bool = True,
     ) -> None:
         self.store = store
         self.embeddings = embeddings
+        # The chunks' sentences are embedded with them and their vectors stored, for the
+        # answerer to read (`index.sentence_vectors`): for a model that says its vector space.
+        self.store_sentences = store_sentences
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
         self.max_article_chars = max_article_chars
@@ -77,7 +82,7 @@ class Ingester:
         # store shows them.
         seen_ids: dict[str, str] = {}
         seen_bodies: dict[str, str] = {}
-        embedding: list[tuple[Future[Any], list[_Write]]] = []
+        embedding: list[tuple[Future[Any], list[_Write], _GroupSentences]] = []
 
         def report(result: AddResult) -> None:
             results.append(result)
@@ -86,15 +91,20 @@ class Ingester:
 
         def write_embedded() -> None:
             while embedding:
-                vectors_ready, group = embedding.pop()
+                vectors_ready, group, sentences = embedding.pop()
                 vectors = vectors_ready.result()
+                chunk_count = sum(len(w.chunks) for w in group)
+                blobs = sentences.blobs(vectors[chunk_count:])
                 new, offset = [], 0
+                new_sentences: list[SentenceRow] = []
                 written: set[str] = set()
                 for write in group:
                     these = vectors[offset : offset + len(write.chunks)]
                     offset += len(write.chunks)
+                    rows = sentences.rows(write, blobs)
                     if write.replaces is None:
                         new.append((write.article, write.chunks, these))
+                        new_sentences.extend(rows)
                     elif self.store.replace_article(
                         kb,
                         write.replaces,
@@ -102,10 +112,11 @@ class Ingester:
                         write.chunks,
                         these,
                         version=text_version(write.article.text),
+                        sentences=rows,
                     ):
                         written.add(write.article.id)
                 if new:
-                    written.update(self.store.add_articles(kb, new))
+                    written.update(self.store.add_articles(kb, new, new_sentences))
                 for write in group:  # (one stored meanwhile by another process: unchanged)
                     stored = write.article.id in written
                     result = AddResult(
@@ -123,9 +134,14 @@ class Ingester:
             group = list(pending)
             pending.clear()
             texts = [embedding_text(w.article, c) for w in group for c in w.chunks]
-            started = embedder.submit(self.embeddings.encode, texts)
+            space = getattr(self.embeddings, "vector_space", None)
+            if not self.store_sentences or not isinstance(space, str):
+                space = None
+            sentences = _GroupSentences(space, group, self.store)
+            # the sentences not stored yet are embedded in the same call as the chunks
+            started = embedder.submit(self.embeddings.encode, texts + sentences.to_embed)
             write_embedded()  # the group before this one, while this one is embedded
-            embedding.append((started, group))
+            embedding.append((started, group, sentences))
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsbot-embed") as embedder:
             for article in articles:
@@ -178,6 +194,49 @@ class _Write:
     chunks: list[Chunk]
     replaces: StoredVersion | None
     given_id: str
+
+
+class _GroupSentences:
+    """The sentences of a group's chunks, as the answerer reads them (`split_sentences` of a
+    chunk's text, sliced from it): each distinct text once per article, owned by the first
+    chunk that holds it. Those whose vector is stored already (another article's, the old
+    version's of an update) are copied, not embedded; the rest are `to_embed`."""
+
+    def __init__(self, space: str | None, group: list[_Write], store: ArticleStore) -> None:
+        self.owners: dict[str, list[tuple[bytes, str]]] = {}  # article id → (key, chunk id)
+        self.to_embed: list[str] = []
+        self._known: dict[bytes, bytes] = {}
+        self._embed_keys: list[bytes] = []
+        if space is None:
+            return
+        texts: dict[bytes, str] = {}
+        for write in group:
+            seen: set[bytes] = set()
+            owned = self.owners.setdefault(write.article.id, [])
+            for chunk in write.chunks:
+                for start, end in split_sentences(chunk.text):
+                    text = chunk.text[start:end]
+                    key = sentence_key(space, text)
+                    if key not in seen:
+                        seen.add(key)
+                        owned.append((key, chunk.id))
+                        texts.setdefault(key, text)
+        self._known = store.sentences.blobs(list(texts))
+        self._embed_keys = [key for key in texts if key not in self._known]
+        self.to_embed = [texts[key] for key in self._embed_keys]
+
+    def blobs(self, vectors: Any) -> dict[bytes, bytes]:
+        """Every sentence's stored form, given the vectors of `to_embed`."""
+        blobs = dict(self._known)
+        for key, vector in zip(self._embed_keys, vectors, strict=True):
+            blobs[key] = to_blob(vector)
+        return blobs
+
+    def rows(self, write: _Write, blobs: dict[bytes, bytes]) -> list[SentenceRow]:
+        return [
+            (key, chunk, write.article.id, blobs[key])
+            for key, chunk in self.owners.get(write.article.id, [])
+        ]
 
 
 @functools.cache
