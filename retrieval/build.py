@@ -203,6 +203,7 @@ def build_service(
         chunk_overlap=settings.chunk_overlap,
         max_article_chars=settings.max_article_chars,
         group_chunks=settings.ingest_group_chunks,
+        store_sentences=settings.store_sentence_vectors,
     )
     from retrieval.index.server_records import ServerRecords
 

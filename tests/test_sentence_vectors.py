@@ -293,3 +293,16 @@ def test_an_interrupted_writes_rows_are_swept_when_the_article_is_written_again(
     assert stored_keys(service, HARBOUR.id) == {
         sentence_key(SPACE, t) for t in sentence_texts(service, HARBOUR)
     }
+
+
+def test_the_setting_turns_it_off_and_sentences_are_embedded_when_asked(
+    make_fake_service: Callable[..., NewsService],
+) -> None:
+    service = make_fake_service(store_sentence_vectors=False)  # NEWSBOT_STORE_SENTENCE_VECTORS
+    service.add(HARBOUR)
+    assert stored_keys(service, HARBOUR.id) == set()
+
+    counting = counted(service)
+    answer = service.ask(QUESTION)
+    assert "Tomas Reyes" in answer.answer
+    assert counting.calls[0] == [QUESTION] and len(counting.calls) == 2  # then the sentences
