@@ -48,8 +48,8 @@ WORKER = textwrap.dedent(
     store = service.store
     write = store.add_articles
 
-    def add_articles(kb, items):
-        written = write(kb, items)
+    def add_articles(kb, items, *more, **options):
+        written = write(kb, items, *more, **options)
         print("stored", items[0][0].id, flush=True)
         return written
 
