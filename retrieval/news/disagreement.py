@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from retrieval.text.dates import MONTHS, parse_iso, resolve_dates
 from retrieval.text.outcomes import opposite_outcome
-from retrieval.text.terms import STOP_WORDS, stem, tokens
+from retrieval.text.terms import NUMBER_WORDS, STOP_WORDS, stem, tokens
 
 if TYPE_CHECKING:
     from retrieval.types import Evidence
@@ -28,22 +28,6 @@ MIN_SIMILARITY = 0.5
 # Words on either side of a value that say what it counts.
 CONTEXT_WORDS = 3
 
-_NUMBER_WORDS = {
-    "one": "1",
-    "two": "2",
-    "three": "3",
-    "four": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
-    "ten": "10",
-    "eleven": "11",
-    "twelve": "12",
-    "twenty": "20",
-    "hundred": "100",
-}
 _NUMBER = re.compile(r"^\d[\d,]*(\.\d+)?$")
 # Words that name one thing alike: "died" counts what "killed" counts.
 _SAME_THING = dict.fromkeys(("died", "dead", "death", "deaths"), stem("killed"))
@@ -99,7 +83,7 @@ def stated_values(sentence: str, published_at: str | None, *, dates: bool) -> li
     words = tokens(sentence)
     values: list[_Value] = []
     for index, word in enumerate(words):
-        number = _NUMBER_WORDS.get(word.lower()) or (
+        number = NUMBER_WORDS.get(word.lower()) or (
             word.replace(",", "") if _NUMBER.match(word) else None
         )
         if number is None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from retrieval.text.dates import MONTHS, WEEKDAYS
 from retrieval.text.outcomes import opposite_outcome
 from retrieval.text.sentences import split_sentences
-from retrieval.text.terms import STOP_WORDS, stem, tokens
+from retrieval.text.terms import NUMBER_WORDS, STOP_WORDS, stem, tokens
 
 __all__ = [
     "MIN_SHARE",
@@ -40,22 +40,11 @@ MIN_SHARE = 0.7
 # "Officials declined to comment." is said of every story.
 MIN_TERMS = 4
 
+# Here also the words that round a figure ("a dozen", "a million"): two reports of one fact may
+# differ by them alone. A disagreement (news/disagreement.py) compares exact figures only.
 _NUMBER_WORDS = {
-    "one": "1",
-    "two": "2",
-    "three": "3",
-    "four": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
-    "ten": "10",
-    "eleven": "11",
-    "twelve": "12",
-    "twenty": "20",
+    **NUMBER_WORDS,
     "dozen": "12",
-    "hundred": "100",
     "thousand": "1000",
     "million": "1000000",
     "billion": "1000000000",

@@ -5,7 +5,15 @@ from __future__ import annotations
 import hashlib
 import re
 
-__all__ = ["STOP_WORDS", "body_key", "content_terms", "same_text_key", "stem", "tokens"]
+__all__ = [
+    "NUMBER_WORDS",
+    "STOP_WORDS",
+    "body_key",
+    "content_terms",
+    "same_text_key",
+    "stem",
+    "tokens",
+]
 
 STOP_WORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been
@@ -18,6 +26,23 @@ STOP_WORDS = frozenset(
     your yours yourself yourselves according said says say tell told whose many much s t
     don't didn't isn't wasn't aren't weren't doesn't""".split()
 )
+# Figures written as words, as the digits they stand for ("nine killed" says "9 killed").
+NUMBER_WORDS = {
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+    "eleven": "11",
+    "twelve": "12",
+    "twenty": "20",
+    "hundred": "100",
+}
 # Country and people names that should match each other ("China" / "Chinese").
 _DEMONYMS = {
     "chinese": "china",
