@@ -13,13 +13,13 @@ killed at any point is finished by the next one, which reads the feed again in f
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from retrieval.index import sqlite_file
 from retrieval.types import Feed
 
 __all__ = ["FeedRecords"]
@@ -87,28 +87,16 @@ class FeedRecords:
     """Feeds (one row each, unique per knowledge base and URL) and the entries read from them."""
 
     def __init__(self, path: Path | str) -> None:
-        if isinstance(path, Path):
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(
-            str(path), check_same_thread=False, isolation_level=None, timeout=10.0
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db = sqlite_file.connect(path)
         self._lock = threading.Lock()
         with self._lock:
             self._db.executescript(_SCHEMA)
 
     def _transaction(self, statements: Iterable[tuple[str, tuple[Any, ...]]]) -> None:
-        """(Under the lock.) The statements together or not at all; IMMEDIATE, so a second
-        process waits (busy timeout) instead of failing halfway."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        """(Under the lock.) The statements together or not at all."""
+        with sqlite_file.immediate(self._db):
             for sql, args in statements:
                 self._db.execute(sql, args)
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
 
     # -- following -------------------------------------------------------------------------
     def add(
@@ -178,22 +166,16 @@ class FeedRecords:
         runs out (a poller killed mid-poll)."""
         due = "AND next_poll_at <= ?" if due_only else ""
         args: tuple[Any, ...] = (now,) if due_only else ()
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                rows = self._db.execute(
-                    f"SELECT {_COLUMNS} FROM feeds WHERE state = 'active' {due} "
-                    "ORDER BY next_poll_at, id",
-                    args,
-                ).fetchall()
-                self._db.executemany(
-                    "UPDATE feeds SET next_poll_at = ? WHERE id = ?",
-                    [(now + lease_s, row[0]) for row in rows],
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._lock, sqlite_file.immediate(self._db):
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM feeds WHERE state = 'active' {due} "
+                "ORDER BY next_poll_at, id",
+                args,
+            ).fetchall()
+            self._db.executemany(
+                "UPDATE feeds SET next_poll_at = ? WHERE id = ?",
+                [(now + lease_s, row[0]) for row in rows],
+            )
         return [_feed(row) for row in rows]
 
     def next_due(self) -> float | None:

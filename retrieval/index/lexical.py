@@ -7,11 +7,11 @@ and transactions, in a file beside the store (`DATA_DIR/lexical.sqlite3`).
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
+from retrieval.index import sqlite_file
 from retrieval.text.terms import STOP_WORDS, tokens
 
 __all__ = ["LexicalIndex", "match_query"]
@@ -54,20 +54,8 @@ class LexicalIndex:
     them cost 25 ms per article at 10k chunks, growing with the store."""
 
     def __init__(self, path: Path | str) -> None:
-        if isinstance(path, Path):
-            path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path  # the store's SQLite file; ServerRecords keeps its tables there too
-        # WAL and a busy timeout: other newsbot processes write the same file (issue 19).
-        self._db = sqlite3.connect(
-            str(path), check_same_thread=False, isolation_level=None, timeout=30.0
-        )
-        self._db.execute("PRAGMA busy_timeout=30000")
-        # Transactions here begin IMMEDIATE: one that began deferred read first, and when
-        # another connection to the file (the feeds' or the servers' records) had committed
-        # meanwhile, its first write failed at once ("database is locked": a WAL snapshot
-        # cannot be upgraded), where IMMEDIATE waits for the write lock.
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = sqlite_file.connect(path)
         self._lock = threading.Lock()
         self._tables: set[str] = set()
         # per table: its row count and the rows each word matches, forgotten on any write,
@@ -81,27 +69,21 @@ class LexicalIndex:
         suffix = kb.encode("utf-8").hex()
         name = f"lex_{suffix}"
         if name not in self._tables:
-            with self._lock:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    # the first layout (one FTS5 table): dropped, rebuilt from Chroma by the store
-                    self._db.execute(f"DROP TABLE IF EXISTS kb_{suffix}")
-                    self._db.execute(
-                        f"CREATE TABLE IF NOT EXISTS {name} (id INTEGER PRIMARY KEY, "
-                        "chunk_id TEXT NOT NULL, article_id TEXT NOT NULL, body TEXT NOT NULL)"
-                    )
-                    self._db.execute(
-                        f"CREATE INDEX IF NOT EXISTS {name}_article ON {name} (article_id)"
-                    )
-                    self._db.execute(
-                        f"CREATE VIRTUAL TABLE IF NOT EXISTS {name}_fts USING fts5(body, "
-                        f"content='{name}', content_rowid='id', "
-                        "tokenize = 'porter unicode61 remove_diacritics 2')"
-                    )
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
+            with self._lock, sqlite_file.immediate(self._db):
+                # the first layout (one FTS5 table): dropped, rebuilt from Chroma by the store
+                self._db.execute(f"DROP TABLE IF EXISTS kb_{suffix}")
+                self._db.execute(
+                    f"CREATE TABLE IF NOT EXISTS {name} (id INTEGER PRIMARY KEY, "
+                    "chunk_id TEXT NOT NULL, article_id TEXT NOT NULL, body TEXT NOT NULL)"
+                )
+                self._db.execute(
+                    f"CREATE INDEX IF NOT EXISTS {name}_article ON {name} (article_id)"
+                )
+                self._db.execute(
+                    f"CREATE VIRTUAL TABLE IF NOT EXISTS {name}_fts USING fts5(body, "
+                    f"content='{name}', content_rowid='id', "
+                    "tokenize = 'porter unicode61 remove_diacritics 2')"
+                )
             self._tables.add(name)
         return name
 
@@ -121,17 +103,11 @@ class LexicalIndex:
         """Index (chunk_id, article_id, text) rows, replacing any of the same article."""
         rows = list(rows)
         table = self._table(kb)
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for article_id in {row[1] for row in rows}:
-                    self._delete_article(table, article_id)
-                self._counts.pop(table, None)
-                self._insert(table, rows)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._lock, sqlite_file.immediate(self._db):
+            for article_id in {row[1] for row in rows}:
+                self._delete_article(table, article_id)
+            self._counts.pop(table, None)
+            self._insert(table, rows)
 
     def _insert(self, table: str, rows: Iterable[tuple[str, str, str]]) -> None:
         """(Within a transaction.)"""
@@ -158,42 +134,30 @@ class LexicalIndex:
         rows = list(add)
         table = self._table(kb)
         kept = set(keep) - {row[0] for row in rows}
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._counts.pop(table, None)
-                gone = [
-                    (rowid, body)
-                    for rowid, chunk_id, body in self._db.execute(
-                        f"SELECT id, chunk_id, body FROM {table} WHERE article_id = ?",
-                        (article_id,),
-                    ).fetchall()
-                    if chunk_id not in kept
-                ]
-                self._db.executemany(
-                    f"INSERT INTO {table}_fts ({table}_fts, rowid, body) VALUES ('delete', ?, ?)",
-                    gone,
-                )
-                self._db.executemany(
-                    f"DELETE FROM {table} WHERE id = ?", [(rowid,) for rowid, _ in gone]
-                )
-                self._insert(table, rows)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._lock, sqlite_file.immediate(self._db):
+            self._counts.pop(table, None)
+            gone = [
+                (rowid, body)
+                for rowid, chunk_id, body in self._db.execute(
+                    f"SELECT id, chunk_id, body FROM {table} WHERE article_id = ?",
+                    (article_id,),
+                ).fetchall()
+                if chunk_id not in kept
+            ]
+            self._db.executemany(
+                f"INSERT INTO {table}_fts ({table}_fts, rowid, body) VALUES ('delete', ?, ?)",
+                gone,
+            )
+            self._db.executemany(
+                f"DELETE FROM {table} WHERE id = ?", [(rowid,) for rowid, _ in gone]
+            )
+            self._insert(table, rows)
 
     def remove_article(self, kb: str, article_id: str) -> None:
         table = self._table(kb)
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._counts.pop(table, None)
-                self._delete_article(table, article_id)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._lock, sqlite_file.immediate(self._db):
+            self._counts.pop(table, None)
+            self._delete_article(table, article_id)
 
     def _uncommon(self, table: str, words: list[str]) -> list[str]:
         """(Under the lock.) The words without those too common to be worth ranking by (see
@@ -244,16 +208,10 @@ class LexicalIndex:
 
     def clear(self, kb: str) -> None:
         table = self._table(kb)
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._counts.pop(table, None)
-                self._db.execute(f"DELETE FROM {table}")
-                self._db.execute(f"INSERT INTO {table}_fts ({table}_fts) VALUES ('delete-all')")
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._lock, sqlite_file.immediate(self._db):
+            self._counts.pop(table, None)
+            self._db.execute(f"DELETE FROM {table}")
+            self._db.execute(f"INSERT INTO {table}_fts ({table}_fts) VALUES ('delete-all')")
 
     def close(self) -> None:
         with self._lock:

@@ -13,11 +13,13 @@ float32 unit vectors (cosines within ~1e-3 of the model's).
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import threading
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from retrieval.index import sqlite_file
 
 if TYPE_CHECKING:
     import numpy as np
@@ -46,15 +48,8 @@ class SentenceVectors:
     newsbot processes read and write the same file (issue 19)."""
 
     def __init__(self, path: Path | str) -> None:
-        if isinstance(path, Path):
-            path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(
-            str(path), check_same_thread=False, isolation_level=None, timeout=30.0
-        )
-        self._db.execute("PRAGMA busy_timeout=30000")
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = sqlite_file.connect(path)
         self._lock = threading.Lock()
         if self._db.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_TABLE,)
@@ -70,8 +65,11 @@ class SentenceVectors:
                 f"CREATE INDEX IF NOT EXISTS {_TABLE}_article ON {_TABLE} (kb, article_id)"
             )
 
-    def _write(self) -> _Transaction:
-        return _Transaction(self._db, self._lock)
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """The lock, and a write transaction."""
+        with self._lock, sqlite_file.immediate(self._db):
+            yield
 
     def blobs(self, keys: Sequence[bytes]) -> dict[bytes, bytes]:
         """The stored float16 blobs of these keys, of any knowledge base."""
@@ -147,25 +145,3 @@ class SentenceVectors:
     def close(self) -> None:
         with self._lock:
             self._db.close()
-
-
-class _Transaction:
-    """`with`: the lock, and an IMMEDIATE transaction committed, or rolled back on error."""
-
-    def __init__(self, db: sqlite3.Connection, lock: threading.Lock) -> None:
-        self._db = db
-        self._lock = lock
-
-    def __enter__(self) -> None:
-        self._lock.acquire()
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self._lock.release()
-            raise
-
-    def __exit__(self, kind: object, *_: object) -> None:
-        try:
-            self._db.execute("COMMIT" if kind is None else "ROLLBACK")
-        finally:
-            self._lock.release()

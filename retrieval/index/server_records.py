@@ -8,11 +8,11 @@ an ingest may be writing the same file.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+from retrieval.index import sqlite_file
 from retrieval.types import Feedback, ServerSettings
 
 __all__ = ["ServerRecords"]
@@ -39,13 +39,7 @@ class ServerRecords:
     """Per-server settings (one JSON row per server) and answer feedback (one row per vote)."""
 
     def __init__(self, path: Path | str) -> None:
-        if isinstance(path, Path):
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(
-            str(path), check_same_thread=False, isolation_level=None, timeout=10.0
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db = sqlite_file.connect(path)
         self._lock = threading.Lock()
         with self._lock:
             self._db.executescript(_SCHEMA)
