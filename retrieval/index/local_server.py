@@ -178,7 +178,15 @@ def connect_local(directory: Path, *, serve: bool, wait_s: float) -> LocalConnec
         fcntl.flock(users, fcntl.LOCK_SH)
         record = read_record(directory)
         if record is not None and _answers(record):
-            return LocalConnection(_http_client(record), record.url, users)
+            try:
+                return LocalConnection(_http_client(record), record.url, users)
+            except Exception as exc:
+                users.close()
+                if _answers(record):  # not a server that stopped after its heartbeat
+                    raise StoreError(
+                        f"cannot use the store server at {record.url} ({exc})"
+                    ) from None
+                continue  # it stopped: its record is stale, and cleared on the next round
         users.close()
 
         lock = _open_lock(directory / LOCK_FILE)
