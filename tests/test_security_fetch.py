@@ -456,6 +456,38 @@ def test_a_refused_connection_moves_on_to_the_next_checked_address() -> None:
     assert hosts == [f"news.test:{port}"]
 
 
+@contextmanager
+def black_hole(address: str, port: int) -> Iterator[None]:
+    """A listener on address:port whose one-place queue is taken: a connection to it hangs
+    (the SYN is dropped) until the client's connect timeout."""
+    listener = socket.socket()
+    listener.bind((address, port))
+    listener.listen(0)
+    queued = socket.create_connection((address, port), timeout=1)
+    try:
+        yield
+    finally:
+        queued.close()
+        listener.close()
+
+
+@pytest.mark.server
+def test_a_connection_that_times_out_moves_on_to_the_next_checked_address() -> None:
+    with serve_recording_hosts({"/story": HTML_PAGE.encode()}) as (base, hosts):
+        port = int(base.rsplit(":", 1)[1])
+        with black_hole("127.0.0.4", port):
+            started = time.monotonic()
+            article = fetch_article(
+                f"http://news.test:{port}/story",
+                allow_private=True,
+                timeout_s=0.5,
+                resolve=resolving_to("127.0.0.4", "127.0.0.1"),
+            )
+    assert "6% pay rise" in article.text
+    assert hosts == [f"news.test:{port}"]
+    assert time.monotonic() - started < 5
+
+
 @pytest.mark.server
 def test_the_resolver_is_asked_once_a_hop_and_its_answer_alone_is_connected_to() -> None:
     asked: list[str] = []

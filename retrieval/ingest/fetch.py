@@ -111,12 +111,18 @@ def _tls_context() -> ssl.SSLContext:
 
 
 def _open_pinned(
-    client: httpx.Client, url: str, addresses: list[str], headers: dict[str, str]
+    client: httpx.Client,
+    url: str,
+    addresses: list[str],
+    headers: dict[str, str],
+    *,
+    deadline: float,
 ) -> httpx.Response:
     """GET `url` from the first of `addresses` that accepts a connection, never from another:
     the URL's host becomes the address, while the Host header, TLS SNI and the certificate's
-    hostname check stay the URL's host. A refused connection moves on to the next address
-    (as the standard library's create_connection would), before any byte is sent."""
+    hostname check stay the URL's host. A connection refused or timed out moves on to the next
+    address while the download's deadline allows (as the standard library's create_connection,
+    which httpx used before, would): no byte of the request was sent."""
     import httpx
 
     target = httpx.URL(url)
@@ -131,8 +137,8 @@ def _open_pinned(
         )
         try:
             return client.send(request, stream=True)
-        except httpx.ConnectError:
-            if tried == len(addresses):
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            if tried == len(addresses) or time.monotonic() > deadline:
                 raise
     raise FetchError(f"{url}: no address to connect to")  # check_url returns at least one
 
@@ -178,7 +184,7 @@ def download(
             timeout=timeout, follow_redirects=False, trust_env=False, verify=_tls_context()
         ) as client:
             try:
-                response = _open_pinned(client, current, addresses, sent)
+                response = _open_pinned(client, current, addresses, sent, deadline=deadline)
                 try:
                     received = {k.lower(): v for k, v in response.headers.items()}
                     if response.status_code == 304:  # a 3xx, but not a redirect
