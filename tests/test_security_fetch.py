@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from loopback_http import serve
+from loopback_http import self_signed_cert, serve, serving
 from test_articles import HTML_PAGE
 
 from retrieval.errors import ArticleError
@@ -27,16 +30,18 @@ PUBLIC_V4 = "93.184.216.34"
 
 @pytest.fixture(autouse=True)
 def _connect_to_loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A broken check must fail these tests, never reach out: httpx's sockets go to loopback."""
-    real = socket.create_connection
+    """A broken check must fail these tests, never reach out: every socket connects to a
+    loopback address only (judged on the address itself, after any name lookup)."""
+    real = socket.socket.connect
 
-    def guarded(address: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
-        host = address[0]
-        if host not in ("127.0.0.1", "::1", "localhost") and not host.startswith("127."):
-            raise AssertionError(f"a test tried to connect to {host}")
-        return real(address, *args, **kwargs)
+    def guarded(sock: socket.socket, address: Any) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            host = str(address[0]).split("%", 1)[0]
+            if not ipaddress.ip_address(host).is_loopback:
+                raise AssertionError(f"a test tried to connect to {host}")
+        real(sock, address)
 
-    monkeypatch.setattr(socket, "create_connection", guarded)
+    monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
 def resolving_to(*addresses: str) -> Callable[[str, int], list[str]]:
@@ -238,7 +243,8 @@ def test_a_host_whose_addresses_are_all_public_passes(url: str, port: int) -> No
         asked.append((host, port))
         return [PUBLIC_V4, "2606:2800:220:1:248:1893:25c8:1946"]
 
-    assert check_url(url, allow_private=False, resolve=resolve) is None
+    addresses = check_url(url, allow_private=False, resolve=resolve)
+    assert addresses == [PUBLIC_V4, "2606:2800:220:1:248:1893:25c8:1946"]  # the resolver's order
     assert asked == [("news.example", port)]
 
 
@@ -326,14 +332,254 @@ def test_more_than_five_redirects_are_refused() -> None:
             fetch_article(f"{base}/0", allow_private=True)
 
 
+# -- DNS rebinding: the connection goes to the address that was checked -----------------------
+
+
+@contextmanager
+def recording_listener(address: str, port: int) -> Iterator[list[str]]:
+    """Accept (and at once close) connections on address:port, recording who came."""
+    listener = socket.socket()
+    listener.bind((address, port))
+    listener.listen()
+    listener.settimeout(0.1)
+    came: list[str] = []
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            try:
+                conn, peer = listener.accept()
+            except OSError:
+                continue
+            came.append(peer[0])
+            conn.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield came
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+@contextmanager
+def serve_recording_hosts(routes: dict[str, bytes]) -> Iterator[tuple[str, list[str]]]:
+    """Serve HTML `routes` on 127.0.0.1 and record each request's Host header."""
+    hosts: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hosts.append(self.headers.get("Host", ""))
+            body = routes.get(self.path)
+            if body is None:
+                self.send_response(404)
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    with serving(Handler) as base:
+        yield base, hosts
+
+
+def rebinding_dns(monkeypatch: pytest.MonkeyPatch, name: str, first: str, then: str) -> list[str]:
+    """The system resolver answers `first` for `name` once and `then` ever after (other names
+    as before); returns the log of the answers it gave."""
+    real = socket.getaddrinfo
+    answers: list[str] = []
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != name:
+            return real(host, port, *args, **kwargs)
+        answer = first if not answers else then
+        answers.append(answer)
+        return real(answer, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return answers
+
+
 @pytest.mark.server
-def test_a_name_that_resolves_differently_at_connect_time_is_caught() -> None:
-    """DNS rebinding: the check saw a public address, the connection went to loopback."""
-    with (
-        serve({"/story": (200, HTML, HTML_PAGE.encode())}) as base,
-        pytest.raises(FetchError, match=r"private or local address \(127\.0\.0\.1\)"),
-    ):
-        fetch_article(f"{base}/story", resolve=resolving_to(PUBLIC_V4))
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_a_name_that_rebinds_after_the_check_is_never_connected_to_at_its_new_address(
+    monkeypatch: pytest.MonkeyPatch, allow_private: bool
+) -> None:
+    """The check sees 127.0.0.1 (taken as public here when private ones are refused); the name
+    then answers 127.0.0.2, where a listener records every connection: none arrives, and the
+    page comes from 127.0.0.1 with the name in its Host header."""
+    real = fetch.is_public_address
+    monkeypatch.setattr(fetch, "is_public_address", lambda a: a == "127.0.0.1" or real(a))
+    answers = rebinding_dns(monkeypatch, "rebind.test", first="127.0.0.1", then="127.0.0.2")
+    with serve_recording_hosts({"/story": HTML_PAGE.encode()}) as (base, hosts):
+        port = int(base.rsplit(":", 1)[1])
+        with recording_listener("127.0.0.2", port) as came:
+            url = f"http://rebind.test:{port}/story"
+            article = fetch_article(url, allow_private=allow_private)
+    assert "6% pay rise" in article.text
+    assert came == []
+    assert answers == ["127.0.0.1"]  # looked up once, for the check; never by the connection
+    assert hosts == [f"rebind.test:{port}"]
+
+
+@pytest.mark.server
+def test_every_hop_connects_to_the_address_checked_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A redirect to another name: that name is looked up once, checked, and connected to at
+    the address checked, even though it answers differently afterwards."""
+    real = fetch.is_public_address
+    monkeypatch.setattr(fetch, "is_public_address", lambda a: a == "127.0.0.1" or real(a))
+    answers = rebinding_dns(monkeypatch, "second.test", first="127.0.0.1", then="127.0.0.2")
+    with serve_recording_hosts({"/new": HTML_PAGE.encode()}) as (target, hosts):
+        port = int(target.rsplit(":", 1)[1])
+        routes = {"/old": (302, {"Location": f"http://second.test:{port}/new"}, b"")}
+        with serve(routes) as base, recording_listener("127.0.0.2", port) as came:
+            article = fetch_article(f"{base}/old")
+    assert "6% pay rise" in article.text
+    assert (came, answers, hosts) == ([], ["127.0.0.1"], [f"second.test:{port}"])
+
+
+@pytest.mark.server
+def test_a_refused_connection_moves_on_to_the_next_checked_address() -> None:
+    """As the standard library's create_connection does: 127.0.0.3 listens on nothing."""
+    with serve_recording_hosts({"/story": HTML_PAGE.encode()}) as (base, hosts):
+        port = base.rsplit(":", 1)[1]
+        article = fetch_article(
+            f"http://news.test:{port}/story",
+            allow_private=True,
+            resolve=resolving_to("127.0.0.3", "127.0.0.1"),
+        )
+    assert "6% pay rise" in article.text
+    assert hosts == [f"news.test:{port}"]
+
+
+@contextmanager
+def black_hole(address: str, port: int) -> Iterator[None]:
+    """A listener on address:port whose one-place queue is taken: a connection to it hangs
+    (the SYN is dropped) until the client's connect timeout."""
+    listener = socket.socket()
+    listener.bind((address, port))
+    listener.listen(0)
+    queued = socket.create_connection((address, port), timeout=1)
+    try:
+        yield
+    finally:
+        queued.close()
+        listener.close()
+
+
+@pytest.mark.server
+def test_a_connection_that_times_out_moves_on_to_the_next_checked_address() -> None:
+    with serve_recording_hosts({"/story": HTML_PAGE.encode()}) as (base, hosts):
+        port = int(base.rsplit(":", 1)[1])
+        with black_hole("127.0.0.4", port):
+            started = time.monotonic()
+            article = fetch_article(
+                f"http://news.test:{port}/story",
+                allow_private=True,
+                timeout_s=0.5,
+                resolve=resolving_to("127.0.0.4", "127.0.0.1"),
+            )
+    assert "6% pay rise" in article.text
+    assert hosts == [f"news.test:{port}"]
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.server
+def test_the_resolver_is_asked_once_a_hop_and_its_answer_alone_is_connected_to() -> None:
+    asked: list[str] = []
+
+    def resolve(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return ["127.0.0.1"]
+
+    with serve_recording_hosts({"/story": HTML_PAGE.encode()}) as (base, hosts):
+        port = base.rsplit(":", 1)[1]
+        routes = {"/old": (302, {"Location": f"http://other.test:{port}/story"}, b"")}
+        with serve(routes) as first:
+            first_port = first.rsplit(":", 1)[1]
+            article = fetch_article(
+                f"http://news.test:{first_port}/old", allow_private=True, resolve=resolve
+            )
+    assert "6% pay rise" in article.text
+    assert asked == ["news.test", "other.test"]
+    assert hosts == [f"other.test:{port}"]
+
+
+# -- HTTPS by address: SNI and the certificate's hostname are the URL's -----------------------
+
+
+@contextmanager
+def serve_tls(
+    cert: tuple[Path, Path], routes: dict[str, bytes]
+) -> Iterator[tuple[str, list[str | None], list[str]]]:
+    """HTTPS on 127.0.0.1 with `cert`; yields the base URL, the SNI names the handshakes
+    carried and the Host headers of the requests."""
+    names: list[str | None] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*cert)
+    context.sni_callback = lambda sock, name, ctx: names.append(name)
+    hosts: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hosts.append(self.headers.get("Host", ""))
+            body = routes.get(self.path, b"")
+            self.send_response(200 if self.path in routes else 404)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    with serving(Handler, tls=context) as base:
+        yield base, names, hosts
+
+
+def trusting(cert: Path) -> Callable[[], ssl.SSLContext]:
+    context = ssl.create_default_context(cafile=str(cert))
+    return lambda: context
+
+
+@pytest.mark.server
+def test_https_by_address_sends_the_hostname_as_sni_and_verifies_the_certificate_for_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The certificate names `localhost` only (no IP address): connecting to 127.0.0.1 works
+    because SNI and the hostname check are still `localhost`."""
+    cert = self_signed_cert(tmp_path, "localhost")
+    monkeypatch.setattr(fetch, "_tls_context", trusting(cert[0]))
+    with serve_tls(cert, {"/story": HTML_PAGE.encode()}) as (base, names, hosts):
+        port = base.rsplit(":", 1)[1]
+        article = fetch_article(
+            f"https://localhost:{port}/story",
+            allow_private=True,
+            resolve=resolving_to("127.0.0.1"),
+        )
+    assert "6% pay rise" in article.text
+    assert names == ["localhost"]
+    assert hosts == [f"localhost:{port}"]
+
+
+@pytest.mark.server
+def test_https_by_address_refuses_a_certificate_for_another_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A trusted certificate, but for `elsewhere.test`: refused, nothing requested."""
+    cert = self_signed_cert(tmp_path, "elsewhere.test")
+    monkeypatch.setattr(fetch, "_tls_context", trusting(cert[0]))
+    with serve_tls(cert, {"/story": HTML_PAGE.encode()}) as (base, names, hosts):
+        port = base.rsplit(":", 1)[1]
+        with pytest.raises(FetchError, match=r"could not connect.*certificate"):
+            fetch_article(
+                f"https://localhost:{port}/story",
+                allow_private=True,
+                resolve=resolving_to("127.0.0.1"),
+            )
+    assert names == ["localhost"]
+    assert hosts == []
 
 
 @pytest.mark.server

@@ -15,7 +15,7 @@ from bot.discord_bot.conversations import ConversationLog
 from bot.discord_bot.feedback import VoteButton
 from bot.discord_bot.messages import APOLOGY, NO_MENTIONS, refusal
 from bot.discord_bot.news import NewsAPI
-from bot.discord_bot.rate_limit import RateLimiter
+from bot.discord_bot.rate_limit import AddLimit, RateLimiter
 from bot.discord_bot.servers import ServerSettingsCache
 from bot.discord_bot.settings import DiscordSettings
 from retrieval.errors import NewsbotError
@@ -93,6 +93,8 @@ class NewsBot(commands.Bot):
         self.servers = ServerSettingsCache(service)
 
     async def setup_hook(self) -> None:
+        # one count of adds for both commands that add: articles and feed follows
+        add_limit = AddLimit(self.options.add_rate_limit, self.options.guild_add_rate_limit)
         await self.add_cog(
             AskCog(
                 self,
@@ -105,13 +107,24 @@ class NewsBot(commands.Bot):
             )
         )
         await self.add_cog(
-            LibraryCog(service=self.service, options=self.options, servers=self.servers)
+            LibraryCog(
+                service=self.service,
+                options=self.options,
+                servers=self.servers,
+                add_limit=add_limit,
+            )
         )
         await self.add_cog(
             ServerCog(service=self.service, options=self.options, servers=self.servers)
         )
         await self.add_cog(
-            FeedsCog(self, service=self.service, options=self.options, servers=self.servers)
+            FeedsCog(
+                self,
+                service=self.service,
+                options=self.options,
+                servers=self.servers,
+                add_limit=add_limit,
+            )
         )
         self.add_dynamic_items(VoteButton)  # 👍/👎 under any answer, also after a restart
         await self.sync_commands()

@@ -15,6 +15,7 @@ from typing import TypeGuard
 
 import discord
 
+from bot.discord_bot.rate_limit import LimitReached
 from retrieval.types import AddResult, Answer, Citation, StoredArticle
 
 __all__ = [
@@ -296,6 +297,22 @@ def rate_limited(wait_s: float) -> str:
         "You're asking faster than I can keep up — please try again in "
         f"{max(1, math.ceil(wait_s))} s."
     )
+
+
+def add_limited(reached: LimitReached) -> str:
+    """An add refused by a rate limit: whose limit, and when they may add again."""
+    who = "You have" if reached.scope == "user" else "This server has"
+    per = "one member" if reached.scope == "user" else "one server"
+    return (
+        f"{who} added {reached.limit} articles or feeds in the last hour, the most {per} may; "
+        f"you can add again in {_wait(reached.wait_s)}. Nothing was added."
+    )
+
+
+def _wait(seconds: float) -> str:
+    if seconds < 60:
+        return f"{max(1, math.ceil(seconds))} s"
+    return f"{math.ceil(seconds / 60)} min"
 
 
 def not_permitted(policy: str) -> str:

@@ -40,6 +40,18 @@ class DiscordSettings(BaseSettings):
         description="Questions all the members of one Discord server together may ask per "
         "minute (0 = no limit); keeps one busy or hostile server from starving the others.",
     )
+    add_rate_limit: int = Field(
+        default=20,
+        ge=0,
+        description="Adds each Discord user may make per hour (0 = no limit): /add_article "
+        "and /follow_feed each count as one, refused before anything is fetched.",
+    )
+    guild_add_rate_limit: int = Field(
+        default=60,
+        ge=0,
+        description="Adds all the members of one Discord server together may make per hour "
+        "(0 = no limit); /add_article and /follow_feed each count as one.",
+    )
     add_permission: AddPermission = Field(
         default="manage_guild",
         description="Who may add and remove a server's articles: members with Manage Server, "

@@ -7,14 +7,17 @@ import ipaddress
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from retrieval.errors import ArticleError
 from retrieval.ingest.articles import parse_html, parse_text
 from retrieval.types import Article
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "AddressRefused",
@@ -68,12 +71,17 @@ def _resolve(host: str, port: int) -> list[str]:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
         raise FetchError(f"cannot resolve host {host!r} ({exc.strerror})") from None
-    return sorted({str(info[4][0]) for info in infos})
+    # the resolver's order (RFC 6724's preference), each address once
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def check_url(
     url: str, *, allow_private: bool, resolve: Callable[[str, int], list[str]] = _resolve
-) -> None:
+) -> list[str]:
+    """Refuse anything but http and https, look the host up once and refuse it when any of its
+    addresses is private or local (unless `allow_private`). Returns the addresses it looked up,
+    in the resolver's order: the only ones a download connects to, so a DNS answer that changes
+    after the check (rebinding) is never asked for."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -81,15 +89,16 @@ def check_url(
         raise FetchError(f"{url}: not a valid URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise AddressRefused(f"{url}: only http and https URLs can be fetched")
-    if allow_private:
-        return
     port = port or (443 if parts.scheme == "https" else 80)
-    addresses: Iterable[str] = resolve(parts.hostname, port)
-    blocked = [a for a in addresses if not is_public_address(a)]
+    addresses = list(resolve(parts.hostname, port))
+    if not addresses:
+        raise FetchError(f"cannot resolve host {parts.hostname!r} (no addresses)")
+    blocked = [] if allow_private else [a for a in addresses if not is_public_address(a)]
     if blocked:
         raise AddressRefused(
             f"{url}: refusing to fetch from a private or local address ({blocked[0]})"
         )
+    return addresses
 
 
 @functools.cache
@@ -101,10 +110,37 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-def _connected_address(response: Any) -> str | None:
-    stream = response.extensions.get("network_stream")
-    peer = stream.get_extra_info("server_addr") if stream is not None else None
-    return str(peer[0]) if peer else None
+def _open_pinned(
+    client: httpx.Client,
+    url: str,
+    addresses: list[str],
+    headers: dict[str, str],
+    *,
+    deadline: float,
+) -> httpx.Response:
+    """GET `url` from the first of `addresses` that accepts a connection, never from another:
+    the URL's host becomes the address, while the Host header, TLS SNI and the certificate's
+    hostname check stay the URL's host. A connection refused or timed out moves on to the next
+    address while the download's deadline allows (as the standard library's create_connection,
+    which httpx used before, would): no byte of the request was sent."""
+    import httpx
+
+    target = httpx.URL(url)
+    hostname = target.raw_host.decode("ascii")  # IDNA-encoded, without IPv6 brackets
+    headers = {**headers, "Host": target.netloc.decode("ascii")}
+    for tried, address in enumerate(addresses, start=1):
+        request = client.build_request(
+            "GET",
+            target.copy_with(host=address),
+            headers=headers,
+            extensions={"sni_hostname": hostname},
+        )
+        try:
+            return client.send(request, stream=True)
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            if tried == len(addresses) or time.monotonic() > deadline:
+                raise
+    raise FetchError(f"{url}: no address to connect to")  # check_url returns at least one
 
 
 @dataclass(frozen=True)
@@ -130,30 +166,26 @@ def download(
     content_types: Callable[[str], bool] = lambda kind: not kind or kind in TEXT_TYPES,
     what: str = "a web page or text",
 ) -> Download:
-    """GET `url`, every redirect hop checked before it is connected to (and the address
-    connected to checked again), at most MAX_BYTES, within `timeout_s` per connect and read
-    and twice it in all (a server dripping bytes). `headers` are sent on every hop (a
-    conditional GET's If-None-Match); a 304 comes back as it is, with no body."""
+    """GET `url`, every redirect hop's host looked up once, checked, and then connected to at
+    the very addresses checked (never looked up again), at most MAX_BYTES, within `timeout_s`
+    per connect and read and twice it in all (a server dripping bytes). `headers` are sent on
+    every hop (a conditional GET's If-None-Match); a 304 comes back as it is, with no body."""
     import httpx
 
     timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0))
     deadline = time.monotonic() + 2 * timeout_s
     current = url
     sent = {"User-Agent": USER_AGENT, **(headers or {})}
-    with httpx.Client(
-        timeout=timeout, follow_redirects=False, trust_env=False, verify=_tls_context()
-    ) as client:
-        for _ in range(MAX_REDIRECTS + 1):
-            check_url(current, allow_private=allow_private, resolve=resolve)
+    for _ in range(MAX_REDIRECTS + 1):
+        addresses = check_url(current, allow_private=allow_private, resolve=resolve)
+        # A client per hop: a pooled connection is keyed by address, and one verified for
+        # another hostname at the same address must not carry this hop.
+        with httpx.Client(
+            timeout=timeout, follow_redirects=False, trust_env=False, verify=_tls_context()
+        ) as client:
             try:
-                with client.stream("GET", current, headers=sent) as response:
-                    # httpx resolves the name again: a DNS answer that changed since the check
-                    # (rebinding) is caught on the address actually connected to.
-                    peer = _connected_address(response)
-                    if not allow_private and peer is not None and not is_public_address(peer):
-                        raise AddressRefused(
-                            f"{url}: refusing to fetch from a private or local address ({peer})"
-                        )
+                response = _open_pinned(client, current, addresses, sent, deadline=deadline)
+                try:
                     received = {k.lower(): v for k, v in response.headers.items()}
                     if response.status_code == 304:  # a 3xx, but not a redirect
                         return Download(304, current, received, b"", "", None)
@@ -184,8 +216,12 @@ def download(
                         content_type,
                         response.encoding,
                     )
+                finally:
+                    response.close()
             except httpx.TimeoutException:
                 raise FetchError(f"{url}: timed out after {timeout_s:g} s") from None
+            except httpx.InvalidURL:
+                raise FetchError(f"{url}: not a valid URL") from None
             except httpx.HTTPError as exc:
                 reason = str(exc) or type(exc).__name__
                 raise FetchError(f"{url}: could not connect ({reason})") from None

@@ -13,6 +13,7 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot.discord_bot.cogs.ask import defer
+from bot.discord_bot.cogs.library import refused_by_limit
 from bot.discord_bot.feed_messages import (
     announcement,
     feed_choice_name,
@@ -21,6 +22,7 @@ from bot.discord_bot.feed_messages import (
 )
 from bot.discord_bot.messages import NO_MENTIONS, escape
 from bot.discord_bot.news import NewsAPI
+from bot.discord_bot.rate_limit import AddLimit
 from bot.discord_bot.servers import ServerSettingsCache
 from bot.discord_bot.settings import DiscordSettings
 from retrieval.service import is_url
@@ -42,11 +44,13 @@ class FeedsCog(commands.Cog, name="Feeds"):
         service: NewsAPI,
         options: DiscordSettings,
         servers: ServerSettingsCache,
+        add_limit: AddLimit | None = None,
     ) -> None:
         self.bot = bot
         self.service = service
         self.options = options
         self.servers = servers
+        self.add_limit = add_limit or AddLimit(0, 0)
         self.poll_feeds.change_interval(seconds=options.feed_poll_s)
 
     async def cog_load(self) -> None:
@@ -120,6 +124,8 @@ class FeedsCog(commands.Cog, name="Feeds"):
                 f"This server follows {cap} feeds, the most it may; /unfollow_feed one first.",
                 ephemeral=True,
             )
+            return
+        if await refused_by_limit(interaction, self.add_limit):  # following fetches the feed
             return
         await defer(interaction, private=True)
         kb = await self.servers.kb(guild_id, interaction.channel)

@@ -10,8 +10,15 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_bot.cogs.ask import defer
-from bot.discord_bot.messages import NO_MENTIONS, added_message, articles_page, not_permitted
+from bot.discord_bot.messages import (
+    NO_MENTIONS,
+    add_limited,
+    added_message,
+    articles_page,
+    not_permitted,
+)
 from bot.discord_bot.news import NewsAPI
+from bot.discord_bot.rate_limit import AddLimit
 from bot.discord_bot.servers import ServerSettingsCache
 from bot.discord_bot.settings import DiscordSettings, may_edit_articles
 from retrieval.errors import ArticleError
@@ -27,7 +34,7 @@ from retrieval.types import Article
 
 AUTOCOMPLETE_CHOICES = 25  # Discord shows at most 25 suggestions
 
-__all__ = ["LibraryCog"]
+__all__ = ["LibraryCog", "refused_by_limit"]
 
 
 class LibraryCog(commands.Cog, name="Articles"):
@@ -37,10 +44,12 @@ class LibraryCog(commands.Cog, name="Articles"):
         service: NewsAPI,
         options: DiscordSettings,
         servers: ServerSettingsCache | None = None,
+        add_limit: AddLimit | None = None,
     ) -> None:
         self.service = service
         self.options = options
         self.servers = servers or ServerSettingsCache(service)
+        self.add_limit = add_limit or AddLimit(0, 0)
         # Hide the editing commands from members who may not use them. This is only the
         # default a server admin can change, so each command checks permissions itself too.
         for command in (self.add_article, self.remove_article):
@@ -87,6 +96,8 @@ class LibraryCog(commands.Cog, name="Articles"):
                 problem = f"{error}."
         if problem:
             await interaction.response.send_message(problem, ephemeral=True)
+            return
+        if await refused_by_limit(interaction, self.add_limit):
             return
         # Private: a page that cannot be fetched or read is refused after the defer, and the
         # first follow-up is shown as the defer was (Discord's rule).
@@ -180,6 +191,18 @@ class LibraryCog(commands.Cog, name="Articles"):
         if interaction.guild_id is None:  # the commands are guild-only
             raise RuntimeError(f"/{interaction.command} was used outside a server")
         return await self.servers.kb(interaction.guild_id, interaction.channel)
+
+
+async def refused_by_limit(interaction: discord.Interaction, add_limit: AddLimit) -> bool:
+    """Count one add (an article or a feed) against the member's and the server's hourly
+    limits, or refuse it privately — before anything is deferred, fetched or stored."""
+    if interaction.guild_id is None:  # the adding commands are guild-only
+        return False
+    reached = add_limit.acquire(interaction.user.id, interaction.guild_id)
+    if reached is None:
+        return False
+    await interaction.response.send_message(add_limited(reached), ephemeral=True)
+    return True
 
 
 def _problem_with(url: str | None, text: str | None, file: discord.Attachment | None) -> str | None:
