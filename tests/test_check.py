@@ -398,9 +398,7 @@ def test_a_store_opened_after_a_writer_was_killed_mends_itself(
     left = raw.check(KB)
     raw.close()
     assert left.articles == 3
-    assert left.orphan_chunks and {c.split(":")[0] for c in left.orphan_chunks} == {
-        articles[3].id
-    }
+    assert left.orphan_chunks and {c.split(":")[0] for c in left.orphan_chunks} == {articles[3].id}
     # ... with their BM25 and sentence rows, written before the record too
     assert left.damage().keys() == {"orphan_chunks", "stale_lexical", "stale_sentences"}
     assert raw.lexical.path == tmp_path / "store" / "lexical.sqlite3"
@@ -454,13 +452,6 @@ def test_the_check_command_exit_codes_and_lines(
     )
     assert found.stderr == "damage found: run `newsbot check --repair` to mend it\n"
 
-    as_json = newsbot(data_dir, "check", "--json", "--kb", "default")
-    assert as_json.returncode == 1
-    data = json.loads(as_json.stdout)
-    assert data["clean"] is False and data["repaired"] is False
-    [kb] = data["knowledge_bases"]
-    assert kb["found"]["orphan_chunks"] == ["ghost:0"] and kb["after"] is None
-
     repaired = newsbot(data_dir, "check", "--repair")
     assert repaired.returncode == 0, repaired.stderr
     assert repaired.stdout == (
@@ -470,9 +461,34 @@ def test_the_check_command_exit_codes_and_lines(
     clean = newsbot(data_dir, "check")
     assert (clean.returncode, clean.stdout) == (0, "default: 6 article(s), 21 passage(s): ok\n")
 
-    unknown = newsbot(data_dir, "check", "--kb", "nope")
-    assert unknown.returncode == 1
-    assert unknown.stderr == "error: no knowledge base 'nope' (there are: 'default')\n"
+
+def test_check_json_and_an_unknown_knowledge_base(stocked: tuple[NewsService, list[Any]]) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import Context, main
+
+    service, _ = stocked
+    inflict_gap(service)
+
+    def newsbot_here(*args: str) -> Any:
+        return CliRunner().invoke(main, list(args), obj=Context(_service=service))
+
+    found = newsbot_here("check", "--json", "--kb", "default")
+    assert found.exit_code == 1
+    data = json.loads(found.stdout)
+    assert data["clean"] is False and data["repaired"] is False
+    [kb] = data["knowledge_bases"]
+    assert kb["found"]["gaps"] == [town_articles()[3].id] and kb["after"] is None
+    assert kb["found"]["missing_chunks"] == 2 and kb["clean"] is False
+
+    repaired = newsbot_here("check", "--json", "--repair")
+    assert repaired.exit_code == 0
+    [kb] = json.loads(repaired.stdout)["knowledge_bases"]
+    assert kb["clean"] and kb["after"]["clean"] and kb["restored"] == [town_articles()[3].id]
+
+    unknown = newsbot_here("check", "--kb", "nope")
+    assert unknown.exit_code == 1
+    assert unknown.output == "error: no knowledge base 'nope' (there are: 'default')\n"
 
 
 def test_a_command_opening_a_store_with_lost_passages_after_a_crash_says_what_to_run(
