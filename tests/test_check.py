@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from fakes import FakeEmbeddings
+from test_chroma_server import chroma_url  # noqa: F401 (a fixture: a real `chroma run`)
 
 from retrieval.index.sentence_vectors import sentence_key, to_blob
 from retrieval.index.store import ArticleStore
@@ -334,6 +335,30 @@ def test_a_write_that_raised_leaves_the_lock_marked_for_the_next(
     store.recover_if_interrupted()
     assert lock_file(tmp_path / "store").read_text() == ""
     assert service.check()[0].clean
+
+
+@pytest.mark.server
+def test_at_a_chroma_server_only_this_machines_rows_are_mended_unasked(
+    make_fake_service: Callable[..., NewsService],
+    chroma_url: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Other machines may write to a server of NEWSBOT_CHROMA_URL while this one holds its
+    own write lock: what looks orphaned there may be their write under way."""
+    service = make_fake_service("remote", chroma_url=chroma_url, **CHUNKING)
+    service.add_many(town_articles())
+    inflict_orphan(service)
+    stale = inflict_stale_lexical(service)["stale_lexical"]
+    lock_file(tmp_path / "remote").write_text("writing: process 1\n")
+    with caplog.at_level("INFO", logger="newsbot.store"):
+        service.add(make_article(text="The Jarrow ferry runs again.", title="Jarrow"))
+    assert "while no other machine writes to it" in caplog.text
+    [outcome] = service.check()
+    assert outcome.found.orphan_chunks == ("ghost:0",)  # left for `check --repair`
+    assert not outcome.found.stale_lexical and stale
+    [repaired] = service.check(repair=True)
+    assert repaired.after is not None and repaired.after.clean
 
 
 WORKER = textwrap.dedent(

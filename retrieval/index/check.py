@@ -122,13 +122,14 @@ def inspect(parts: KnowledgeBaseParts) -> Inspection:
     return Inspection(report, owned, owner, lexical_rows, sentence_chunks)
 
 
-def mend(parts: KnowledgeBaseParts, found: Inspection) -> None:
+def mend(parts: KnowledgeBaseParts, found: Inspection, *, chroma: bool = True) -> None:
     """Mend what the records alone can: delete the orphan passages, then the stale BM25 rows
     (adding the missing ones from the passages' stored text), then the stale sentence rows,
     then clear the marks of unfinished updates — the order of a sweep, so a crash half-way
-    leaves what the next check finds and mends. Gaps are left for the model."""
+    leaves what the next check finds and mends. Gaps are left for the model. `chroma=False`:
+    only the SQLite rows (this machine's), Chroma's passages and records left as they are."""
     report = found.report
-    orphans = list(report.orphan_chunks)
+    orphans = list(report.orphan_chunks) if chroma else []
     for offset in range(0, len(orphans), PAGE):
         parts.chunks.delete(ids=orphans[offset : offset + PAGE])
     _mend_lexical(parts, found)
@@ -137,7 +138,7 @@ def mend(parts: KnowledgeBaseParts, found: Inspection) -> None:
             parts.sentences.remove_article(parts.kb, article)
         elif not chunks <= found.owned[article]:
             parts.sentences.keep(parts.kb, article, found.owned[article])
-    if report.unfinished:
+    if report.unfinished and chroma:
         parts.articles.update(
             ids=list(report.unfinished), metadatas=[{"leftovers": None}] * len(report.unfinished)
         )

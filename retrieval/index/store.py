@@ -203,8 +203,12 @@ class ArticleStore:
         writes: WriteLock | None = None,
         reopen: Callable[[], Any] | None = None,
         sentences: SentenceVectors | None = None,
+        remote: bool = False,
     ) -> None:
         self._client = client
+        # a server of NEWSBOT_CHROMA_URL, which processes of other machines may write to
+        # while this one holds its (this machine's) write lock
+        self._remote = remote
         self._reopen = reopen  # a new (client, lock) pair: see _reconnecting
         self.lexical = lexical
         # the chunks' sentence vectors, in the lexical index's file; rows come and go with
@@ -625,7 +629,8 @@ class ArticleStore:
             found = inspect(parts)
             if mend and found.report.damage().keys() - {"gaps", "missing_chunks"}:
                 mend_parts(parts, found)
-            self._lexical_checked.add(kb)  # (agrees now, or the report says otherwise)
+            if mend:
+                self._lexical_checked.add(kb)  # (agrees now, but for the gaps)
             return found.report
 
     @_reconnecting
@@ -694,7 +699,9 @@ class ArticleStore:
     def _recover_interrupted_write(self) -> None:
         """(Under the write lock, found marked: a write was left unfinished.) In each
         knowledge base whose counts disagree, mend what needs no model; say on stderr (the
-        log) when passages must be embedded again. Cheap when the counts agree."""
+        log) when passages must be embedded again. Cheap when the counts agree. At a server of
+        NEWSBOT_CHROMA_URL only this machine's SQLite rows are mended: what looks orphaned in
+        Chroma may be another machine's write under way."""
         import httpx
 
         try:
@@ -703,7 +710,7 @@ class ArticleStore:
                 if counts_agree(parts):
                     continue
                 found = inspect(parts)
-                mend_parts(parts, found)
+                mend_parts(parts, found, chroma=not self._remote)
                 self._lexical_checked.add(kb)
                 report = found.report
                 log.info("mended %r after an interrupted write: %s", kb, report.damage())
@@ -712,6 +719,12 @@ class ArticleStore:
                         "newsbot: %d article(s) of knowledge base %r lost passages: run "
                         "`newsbot check --repair`",
                         len(report.gaps),
+                        kb,
+                    )
+                elif self._remote and (report.orphan_chunks or report.unfinished):
+                    log.warning(
+                        "newsbot: knowledge base %r holds passages of an interrupted write: "
+                        "run `newsbot check --repair` while no other machine writes to it",
                         kb,
                     )
         except httpx.TransportError:
@@ -860,7 +873,9 @@ def open_store(
             )
         except Exception as exc:
             raise StoreError(f"cannot reach the Chroma server at {chroma_url} ({exc})") from None
-        store = ArticleStore(client, LexicalIndex(lexical_path), writes=_write_lock(lexical_path))
+        store = ArticleStore(
+            client, LexicalIndex(lexical_path), writes=_write_lock(lexical_path), remote=True
+        )
         store.recover_if_interrupted()
         return store
     from retrieval.index.local_server import connect_local
