@@ -340,7 +340,7 @@ def test_a_write_that_raised_leaves_the_lock_marked_for_the_next(
 @pytest.mark.server
 def test_at_a_chroma_server_only_this_machines_rows_are_mended_unasked(
     make_fake_service: Callable[..., NewsService],
-    chroma_url: str,
+    chroma_url: str,  # noqa: F811 (the fixture imported above)
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
