@@ -89,6 +89,38 @@ def answers(service: NewsService) -> list[Any]:
     return result
 
 
+def contents(service: NewsService) -> tuple[Any, ...]:
+    """Everything a knowledge base holds: its records, its passages (ids, texts, metadata and
+    vectors), its BM25 rows and its sentence rows."""
+    store = service.store
+    records = store._collection(KB, "articles").get(include=["documents", "metadatas"])
+    chunks = store._collection(KB, "chunks").get(include=["documents", "metadatas", "embeddings"])
+    lexical = store.lexical
+    sentences = store.sentences._db.execute(
+        "SELECT key, chunk_id, article_id, vector FROM sentence_vectors WHERE kb = ?", (KB,)
+    )
+    return (
+        sorted(
+            (i, doc, json.dumps(meta, sort_keys=True))
+            for i, doc, meta in zip(
+                records["ids"], records["documents"], records["metadatas"], strict=True
+            )
+        ),
+        sorted(
+            (i, doc, json.dumps(meta, sort_keys=True), vector.tolist())
+            for i, doc, meta, vector in zip(
+                chunks["ids"],
+                chunks["documents"],
+                chunks["metadatas"],
+                chunks["embeddings"],
+                strict=True,
+            )
+        ),
+        sorted(lexical._db.execute(f"SELECT chunk_id, article_id, body FROM {lexical._table(KB)}")),
+        sorted(sentences),
+    )
+
+
 @pytest.fixture
 def stocked(make_fake_service: Callable[..., NewsService]) -> tuple[NewsService, list[Any]]:
     """A store of six town articles, one of them updated (its passages versioned), and what
@@ -233,6 +265,7 @@ def test_check_finds_exactly_the_damage_and_repair_restores_the_same_answers(
 ) -> None:
     service, undamaged = stocked
     [clean] = service.check()
+    held = contents(service)
     damage = inflict(service)
     passages = clean.found.passages + (
         len(damage.get("orphan_chunks", ())) - damage.get("missing_chunks", 0)
@@ -249,6 +282,7 @@ def test_check_finds_exactly_the_damage_and_repair_restores_the_same_answers(
     assert repaired.after == clean.found
     assert repaired.restored == damage.get("gaps", ())
     assert service.check()[0].found == clean.found
+    assert contents(service) == held
     assert answers(service) == undamaged
     store = service.store
     assert store.lexical.count(KB) == store.count_chunks(KB)
@@ -535,3 +569,35 @@ def test_a_command_opening_a_store_with_lost_passages_after_a_crash_says_what_to
     [kb] = json.loads(after.stdout)["knowledge_bases"]
     assert kb["found"]["orphan_chunks"] == []  # mended on opening
     assert kb["found"]["gaps"] == [town_articles()[3].id]
+
+
+@pytest.mark.model
+def test_repair_with_the_real_model_answers_as_before(
+    make_service: Callable[..., NewsService], seed_article: Article
+) -> None:
+    service = make_service("real")
+    service.add_many([seed_article, *town_articles()[:3]])
+    questions = ["Why did China refuse the meeting?", "Who is Li Shangfu?"]
+
+    def asked() -> list[Any]:
+        return [
+            {k: v for k, v in service.ask(q).to_json().items() if k != "timings_ms"}
+            for q in questions
+        ]
+
+    before = asked()
+    lost = chunks_of(service, seed_article.id)
+    chroma = service.store._collection(KB, "chunks")
+    was = chroma.get(ids=lost, include=["embeddings", "documents", "metadatas"])
+    service.store._collection(KB, "chunks").delete(ids=lost)
+    [found] = service.check()
+    assert found.found.gaps == (seed_article.id,) and found.found.missing_chunks == len(lost)
+    [repaired] = service.check(repair=True)
+    assert repaired.after is not None and repaired.after.clean
+    assert chunks_of(service, seed_article.id) == lost
+    now = chroma.get(ids=lost, include=["embeddings", "documents", "metadatas"])
+    # the same vectors to the bit (embedded alone, where the ingest embedded them in a batch
+    # with the other articles'), texts and metadata
+    assert (now["embeddings"] == was["embeddings"]).all()
+    assert (now["documents"], now["metadatas"]) == (was["documents"], was["metadatas"])
+    assert asked() == before
