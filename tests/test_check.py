@@ -460,11 +460,10 @@ def test_a_store_opened_after_a_writer_was_killed_mends_itself(
     assert left.orphan_chunks and {c.split(":")[0] for c in left.orphan_chunks} == {articles[3].id}
     # ... with their BM25 and sentence rows, written before the record too
     assert left.damage().keys() == {"orphan_chunks", "stale_lexical", "stale_sentences"}
-    assert raw.lexical.path == tmp_path / "store" / "lexical.sqlite3"
 
     service = make_fake_service("store", **settings)  # opening it mends it
     assert lock_file(tmp_path / "store").read_text() == ""
-    [outcome] = service.check()
+    [outcome] = service.check()  # (a check alone mends nothing)
     assert outcome.clean, outcome.found
     assert outcome.found.articles == 3
     store = service.store

@@ -129,9 +129,14 @@ class WriteLock:
             if outermost:
                 assert self._file is not None
                 fcntl.flock(self._file, fcntl.LOCK_EX)
-                interrupted = self._marked()
-                if not interrupted:  # (a file in append mode: written at its start when empty)
-                    os.write(self._file.fileno(), f"writing: process {os.getpid()}\n".encode())
+                try:
+                    interrupted = self._marked()
+                    if not interrupted:  # (in append mode: written at its start when empty)
+                        line = f"writing: process {os.getpid()}\n"
+                        os.write(self._file.fileno(), line.encode())
+                except BaseException:
+                    fcntl.flock(self._file, fcntl.LOCK_UN)
+                    raise
             self._depth += 1
             finished = False
             try:
@@ -143,9 +148,11 @@ class WriteLock:
                 self._depth -= 1
                 if outermost:
                     assert self._file is not None
-                    if finished:
-                        os.ftruncate(self._file.fileno(), 0)
-                    fcntl.flock(self._file, fcntl.LOCK_UN)
+                    try:
+                        if finished:
+                            os.ftruncate(self._file.fileno(), 0)
+                    finally:
+                        fcntl.flock(self._file, fcntl.LOCK_UN)
 
     def recover_if_interrupted(self) -> None:
         """Run `on_interrupted` now if a write was left unfinished, without waiting: a lock
