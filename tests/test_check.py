@@ -310,6 +310,21 @@ def test_repair_embeds_only_the_articles_whose_passages_were_lost(
     assert len(embedded) == len(chunks_of(service, town_articles()[3].id))
 
 
+def test_a_record_that_lost_its_passage_count_keeps_its_passages(
+    stocked: tuple[NewsService, list[Any]],
+) -> None:
+    service, undamaged = stocked
+    [clean] = service.check()
+    held = contents(service)
+    article = town_articles()[0]  # the updated one: versioned passage ids
+    records = service.store._collection(KB, "articles")
+    records.update(ids=[article.id], metadatas=[{"chunks": None}])
+    [outcome] = service.check(repair=True)
+    assert outcome.found == clean.found and outcome.after is None
+    assert contents(service)[1:] == held[1:]  # every passage and row still there
+    assert answers(service) == undamaged
+
+
 def test_check_of_one_knowledge_base_and_of_an_unknown_one(
     stocked: tuple[NewsService, list[Any]],
 ) -> None:

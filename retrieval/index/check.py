@@ -59,36 +59,48 @@ def _pages(collection: Any, include: list[str]) -> Iterator[dict[str, Any]]:
         offset += len(got["ids"])
 
 
-def _records(articles: Any) -> tuple[dict[str, set[str]], list[str]]:
-    """Each record's owned chunk ids, and the records marked as half-way through an update."""
+def _records(articles: Any) -> tuple[dict[str, set[str]], list[str], dict[str, str]]:
+    """Each record's owned chunk ids; the records marked as half-way through an update; and
+    the records that do not say how many passages they own (their metadata damaged), each
+    with the prefix of its version's chunk ids (`ID:` or `ID~VERSION:`)."""
     owned: dict[str, set[str]] = {}
     marked: list[str] = []
+    uncounted: dict[str, str] = {}
     for got in _pages(articles, ["metadatas"]):
         for stored_id, meta in zip(got["ids"], got["metadatas"], strict=True):
             version = meta.get("version") or None
+            if meta.get("chunks") is None:
+                uncounted[stored_id] = chunk_id(stored_id, 0, version)[:-1]
             count = int(meta.get("chunks") or 0)
             owned[stored_id] = {chunk_id(stored_id, i, version) for i in range(count)}
             if meta.get("leftovers"):
                 marked.append(stored_id)
-    return owned, marked
+    return owned, marked, uncounted
 
 
 def counts_agree(parts: KnowledgeBaseParts) -> bool:
     """The cheap check after an interrupted write: the records' passage counts add up to the
     passages in Chroma and to the BM25 rows, and no record is marked half-way through an
     update. (Reads the records' metadata, and counts.)"""
-    owned, marked = _records(parts.articles)
+    owned, marked, uncounted = _records(parts.articles)
     total = sum(len(ids) for ids in owned.values())
-    return not marked and total == parts.chunks.count() == parts.lexical.count(parts.kb)
+    return (
+        not marked
+        and not uncounted
+        and total == parts.chunks.count() == parts.lexical.count(parts.kb)
+    )
 
 
 def inspect(parts: KnowledgeBaseParts) -> Inspection:
     """Every record, passage id, BM25 row and sentence row of the knowledge base, compared."""
-    owned, marked = _records(parts.articles)
-    owner = {chunk: article for article, ids in owned.items() for chunk in ids}
+    owned, marked, uncounted = _records(parts.articles)
     present: set[str] = set()
     for got in _pages(parts.chunks, []):
         present.update(got["ids"])
+    for article, prefix in uncounted.items():
+        # (it owns the passages of its version that are there: none is taken for an orphan)
+        owned[article] = {c for c in present if c.startswith(prefix) and c[len(prefix) :].isdigit()}
+    owner = {chunk: article for article, ids in owned.items() for chunk in ids}
     lexical_rows: dict[str, list[str]] = {}
     row_counts: Counter[str] = Counter()
     for chunk, article in parts.lexical.rows(parts.kb):
