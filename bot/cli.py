@@ -180,6 +180,47 @@ def remove(obj: Context, article_id: str, kb: str) -> None:
     click.echo(f"removed {article_id}")
 
 
+@main.command()
+@click.option(
+    "--repair", is_flag=True, help="Mend what is found, from the article records (see below)."
+)
+@click.option("--kb", default=None, help="Only this knowledge base [default: all].")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON object.")
+@click.pass_obj
+def check(obj: Context, repair: bool, kb: str | None, as_json: bool) -> None:
+    """Check that the article records, passage vectors, BM25 index and sentence vectors
+    agree; one line per knowledge base.
+
+    Exit status 0 when all is well (or was mended by --repair), 1 when damage is found
+    (without --repair: run `newsbot check --repair`) or remains. --repair deletes orphan
+    passages and stale rows, adds missing BM25 rows, and embeds again only the articles
+    whose passages were lost."""
+    from bot.render import render_check
+
+    outcomes = obj.service.check(kb=kb, repair=repair)
+    clean = all(outcome.clean for outcome in outcomes)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "clean": clean,
+                    "repaired": repair,
+                    "knowledge_bases": [outcome.to_json() for outcome in outcomes],
+                },
+                ensure_ascii=False,
+            )
+        )
+    elif not outcomes:
+        click.echo("no knowledge bases to check")
+    else:
+        for outcome in outcomes:
+            click.echo(render_check(outcome))
+    if not clean:
+        if not repair and not as_json:
+            click.echo("damage found: run `newsbot check --repair` to mend it", err=True)
+        sys.exit(1)
+
+
 @main.group()
 def feeds() -> None:
     """Follow RSS and Atom feeds: `newsbot watch` stores their new articles."""

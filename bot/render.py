@@ -5,7 +5,16 @@ from __future__ import annotations
 import re
 import textwrap
 
-from retrieval.types import Answer, Citation, Feed, Passage, PollReport, StoredArticle
+from retrieval.types import (
+    Answer,
+    CheckOutcome,
+    Citation,
+    Feed,
+    KnowledgeBaseCheck,
+    Passage,
+    PollReport,
+    StoredArticle,
+)
 
 __all__ = [
     "also_in_line",
@@ -14,6 +23,7 @@ __all__ = [
     "every",
     "render_answer",
     "render_articles",
+    "render_check",
     "render_feeds",
     "render_latest",
     "render_passages",
@@ -201,3 +211,32 @@ def render_latest(
         if citation.url:
             lines.append(f"    {citation.url}")
     return "\n".join(lines)
+
+
+_DAMAGE_WORDS = {
+    "orphan_chunks": "{} orphan passage(s) (no article owns them)",
+    "gaps": "{} article(s) missing passages",
+    "missing_chunks": "{} passage(s) missing",
+    "missing_lexical": "{} passage(s) without their BM25 row",
+    "stale_lexical": "{} stale BM25 row(s)",
+    "stale_sentences": "{} stale sentence vector(s)",
+    "unfinished": "{} unfinished update(s)",
+}
+
+
+def damage_line(check: KnowledgeBaseCheck) -> str:
+    """'3 orphan passage(s) (no article owns them), 1 article(s) missing passages, ...'."""
+    return ", ".join(_DAMAGE_WORDS[kind].format(n) for kind, n in check.damage().items())
+
+
+def render_check(outcome: CheckOutcome) -> str:
+    """One line per knowledge base: what it holds, and its damage (found, and repaired)."""
+    found = outcome.found
+    head = f"{found.kb}: {found.articles} article(s), {found.passages} passage(s)"
+    if found.clean:
+        return f"{head}: ok"
+    if outcome.after is None:
+        return f"{head}: {damage_line(found)}"
+    if outcome.after.clean:
+        return f"{head}: repaired {damage_line(found)}"
+    return f"{head}: {damage_line(found)}; still after repair: {damage_line(outcome.after)}"

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequenc
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from retrieval.errors import ArticleError, QuestionError
+from retrieval.errors import ArticleError, QuestionError, StoreError
 from retrieval.feeds.poller import SUMMARY_MARK
 from retrieval.ingest.articles import article_from_dict, parse_published_at
 from retrieval.ingest.sources import IngestTally, count_articles, ingest_sources, is_url
@@ -24,6 +24,7 @@ from retrieval.types import (
     AddResult,
     Answer,
     Article,
+    CheckOutcome,
     Citation,
     Feed,
     Feedback,
@@ -249,6 +250,25 @@ class NewsService:
 
     def remove(self, article_id: str, *, kb: str = DEFAULT_KB) -> bool:
         return self.store.remove_article(kb, article_id)
+
+    def check(self, *, kb: str | None = None, repair: bool = False) -> builtins.list[CheckOutcome]:
+        """Whether each knowledge base (or `kb`) has its records, passage vectors, BM25 rows
+        and sentence vectors in agreement. With `repair`, mend them from the records: orphans
+        and stale rows deleted, missing BM25 rows added, and the articles whose passages were
+        lost embedded again (only those); then check again."""
+        known = self.store.checked_knowledge_bases()
+        if kb is not None and kb not in known:
+            there = ", ".join(repr(name) for name in known) or "none"
+            raise StoreError(f"no knowledge base {kb!r} (there are: {there})")
+        outcomes = []
+        for name in [kb] if kb is not None else known:
+            found = self.store.check(name, mend=repair)
+            if not repair or found.clean:
+                outcomes.append(CheckOutcome(found))
+                continue
+            restored = self.ingester.restore(name, found.gaps) if found.gaps else []
+            outcomes.append(CheckOutcome(found, self.store.check(name), tuple(restored)))
+        return outcomes
 
     # -- Discord servers: their settings and the votes on answers --------------------------
     def server_settings(self, guild_id: int) -> ServerSettings:

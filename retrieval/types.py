@@ -19,6 +19,7 @@ __all__ = [
     "AlsoReported",
     "Answer",
     "Article",
+    "CheckOutcome",
     "Chunk",
     "Citation",
     "DateNote",
@@ -26,6 +27,7 @@ __all__ = [
     "Evidence",
     "Feed",
     "Feedback",
+    "KnowledgeBaseCheck",
     "Passage",
     "PollReport",
     "Question",
@@ -69,6 +71,84 @@ class StoredArticle:
     chunks: int
     chars: int
     updated_at: str | None = None  # when its text was last replaced (ISO, UTC); None: never
+
+
+@dataclass(frozen=True)
+class KnowledgeBaseCheck:
+    """Whether a knowledge base's article records, passage vectors (Chroma), BM25 rows and
+    sentence vectors agree (`newsbot check`). Each record owns the passages of its version
+    (`chunks` of them); anything else is damage, listed by id:
+
+    - `orphan_chunks`: passage vectors no record owns (no record, another version, past its
+      count) — never returned, but they take places in the vector search;
+    - `gaps`: articles whose record owns passages that are missing (`missing_chunks` in all);
+      they are mended by embedding the record's text again;
+    - `missing_lexical`: stored passages without their BM25 row (a word search misses them);
+    - `stale_lexical`: BM25 rows of no stored passage, or a second row of one;
+    - `stale_sentences`: sentence vectors of no stored passage;
+    - `unfinished`: records still marked as half-way through an update."""
+
+    kb: str
+    articles: int
+    passages: int
+    orphan_chunks: tuple[str, ...] = ()
+    gaps: tuple[str, ...] = ()
+    missing_chunks: int = 0
+    missing_lexical: tuple[str, ...] = ()
+    stale_lexical: tuple[str, ...] = ()
+    stale_sentences: int = 0
+    unfinished: tuple[str, ...] = ()
+
+    @property
+    def clean(self) -> bool:
+        return not (
+            self.orphan_chunks
+            or self.gaps
+            or self.missing_lexical
+            or self.stale_lexical
+            or self.stale_sentences
+            or self.unfinished
+        )
+
+    def damage(self) -> dict[str, int]:
+        """Each kind of damage found, and how much of it (only kinds found)."""
+        counts = {
+            "orphan_chunks": len(self.orphan_chunks),
+            "gaps": len(self.gaps),
+            "missing_chunks": self.missing_chunks,
+            "missing_lexical": len(self.missing_lexical),
+            "stale_lexical": len(self.stale_lexical),
+            "stale_sentences": self.stale_sentences,
+            "unfinished": len(self.unfinished),
+        }
+        return {kind: count for kind, count in counts.items() if count}
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "clean": self.clean}
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """`newsbot check` of one knowledge base: what was `found`; with --repair, the articles
+    whose passages were embedded again (`restored`) and the check made after (`after`)."""
+
+    found: KnowledgeBaseCheck
+    after: KnowledgeBaseCheck | None = None
+    restored: tuple[str, ...] = ()
+
+    @property
+    def clean(self) -> bool:
+        """Clean now: as found, or after the repair."""
+        return (self.after or self.found).clean
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kb": self.found.kb,
+            "clean": self.clean,
+            "found": self.found.to_json(),
+            "after": self.after.to_json() if self.after is not None else None,
+            "restored": list(self.restored),
+        }
 
 
 @dataclass(frozen=True)

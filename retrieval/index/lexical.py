@@ -14,7 +14,7 @@ from pathlib import Path
 from retrieval.index import sqlite_file
 from retrieval.text.terms import STOP_WORDS, tokens
 
-__all__ = ["LexicalIndex", "match_query"]
+__all__ = ["LexicalIndex", "lexical_text", "match_query"]
 
 
 # Ranking costs FTS5 about a microsecond per matching row (bm25() reads each row's length
@@ -25,6 +25,11 @@ __all__ = ["LexicalIndex", "match_query"]
 # remain: on the bench's 100k store that halves the time and keeps 99% of the top 10.
 COMMON_SHARE = 0.1
 COMMON_ROWS = 5000
+
+
+def lexical_text(title: str, text: str) -> str:
+    """What the lexical index holds for a chunk: its headline, then its text."""
+    return f"{title}\n{text}"
 
 
 def match_words(question: str) -> list[str]:
@@ -200,6 +205,15 @@ class LexicalIndex:
                 (query, k),
             ).fetchall()
         return [(chunk_id, -float(score)) for chunk_id, score in rows]
+
+    def rows(self, kb: str) -> list[tuple[str, str]]:
+        """(chunk_id, article_id) of every row of `kb` (a chunk twice if it has two rows)."""
+        table = self._table(kb)
+        with self._lock:
+            return [
+                (str(chunk), str(article))
+                for chunk, article in self._db.execute(f"SELECT chunk_id, article_id FROM {table}")
+            ]
 
     def count(self, kb: str) -> int:
         table = self._table(kb)

@@ -132,6 +132,18 @@ class SentenceVectors:
                 f"DELETE FROM {_TABLE} WHERE kb = ? AND article_id = ?", (kb, article_id)
             )
 
+    def chunk_rows(self, kb: str) -> list[tuple[str, str, int]]:
+        """(chunk_id, article_id, rows) of every chunk of `kb` that owns sentence rows."""
+        with self._lock:
+            return [
+                (str(chunk), str(article), int(rows))
+                for chunk, article, rows in self._db.execute(
+                    f"SELECT chunk_id, article_id, count(*) FROM {_TABLE} WHERE kb = ? "
+                    "GROUP BY chunk_id, article_id",
+                    (kb,),
+                )
+            ]
+
     def count(self, kb: str | None = None) -> int:
         with self._lock:
             if kb is None:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import logging
+import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -26,11 +28,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from retrieval.errors import StoreError
+from retrieval.index.check import KnowledgeBaseParts, counts_agree, inspect
+from retrieval.index.check import mend as mend_parts
 from retrieval.index.identity import chunk_id, stored_identity
-from retrieval.index.lexical import LexicalIndex
+from retrieval.index.lexical import LexicalIndex, lexical_text
 from retrieval.index.sentence_vectors import SentenceVectors
 from retrieval.text.terms import body_key
-from retrieval.types import Article, Chunk, Passage, StoredArticle
+from retrieval.types import Article, Chunk, KnowledgeBaseCheck, Passage, StoredArticle
 
 __all__ = [
     "ArticleStore",
@@ -49,6 +53,8 @@ MAX_BATCH = 5000  # Chroma's limit is 5461 records per call
 # Set in a knowledge base's articles collection once every record carries its `identity`.
 _IDENTITIES_MARK = "newsbot_identities"
 _KB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,40}$")
+
+log = logging.getLogger("newsbot.store")
 
 
 def _clean(meta: dict[str, Any]) -> dict[str, Any]:
@@ -92,34 +98,77 @@ class StoredVersion:
         return {chunk_id(self.id, index, self.version) for index in range(self.chunks)}
 
 
-def lexical_text(title: str, text: str) -> str:
-    """What the lexical index holds for a chunk: its headline, then its text."""
-    return f"{title}\n{text}"
-
-
 class WriteLock:
     """One write at a time that spans Chroma and SQLite (an article's chunks, its BM25 rows,
     its record), across this process's threads and, through a `flock` on `path`, the other
     newsbot processes of this machine: so one process never sweeps as leftovers the chunks
-    another is still writing, and an article two processes add at once is stored once."""
+    another is still writing, and an article two processes add at once is stored once.
+
+    The lock file also says whether a write was left unfinished: its holder writes a line
+    into it on taking the lock and empties it on leaving cleanly. A holder killed half-way
+    (or whose write raised) leaves the line; the kernel drops its lock, and the next holder
+    finds the line and first calls `on_interrupted` (the store's count check and mending).
+    A clean start pays one read of a few bytes."""
 
     def __init__(self, path: Path | None = None) -> None:
         self._threads = threading.RLock()
         self._file = open(path, "a+") if path is not None else None  # noqa: SIM115
         self._depth = 0
+        self.on_interrupted: Callable[[], None] | None = None
+
+    def _marked(self) -> bool:
+        """(A line in the lock file: a holder's write is under way, or was left unfinished.)"""
+        assert self._file is not None
+        return bool(os.pread(self._file.fileno(), 1, 0))
 
     @contextmanager
     def held(self) -> Iterator[None]:
         with self._threads:
-            if self._file is not None and self._depth == 0:
+            outermost = self._file is not None and self._depth == 0
+            interrupted = False
+            if outermost:
+                assert self._file is not None
                 fcntl.flock(self._file, fcntl.LOCK_EX)
+                try:
+                    interrupted = self._marked()
+                    if not interrupted:  # (in append mode: written at its start when empty)
+                        line = f"writing: process {os.getpid()}\n"
+                        os.write(self._file.fileno(), line.encode())
+                except BaseException:
+                    fcntl.flock(self._file, fcntl.LOCK_UN)
+                    raise
             self._depth += 1
+            finished = False
             try:
+                if interrupted and self.on_interrupted is not None:
+                    self.on_interrupted()
                 yield
+                finished = True
             finally:
                 self._depth -= 1
-                if self._file is not None and self._depth == 0:
-                    fcntl.flock(self._file, fcntl.LOCK_UN)
+                if outermost:
+                    assert self._file is not None
+                    try:
+                        if finished:
+                            os.ftruncate(self._file.fileno(), 0)
+                    finally:
+                        fcntl.flock(self._file, fcntl.LOCK_UN)
+
+    def recover_if_interrupted(self) -> None:
+        """Run `on_interrupted` now if a write was left unfinished, without waiting: a lock
+        another process holds means a live writer (which looked when it took the lock)."""
+        if self._file is None or not self._marked():
+            return
+        with self._threads:
+            if self._depth:
+                return
+            try:
+                fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            with self.held():
+                pass
 
     def close(self) -> None:
         if self._file is not None:
@@ -161,8 +210,12 @@ class ArticleStore:
         writes: WriteLock | None = None,
         reopen: Callable[[], Any] | None = None,
         sentences: SentenceVectors | None = None,
+        remote: bool = False,
     ) -> None:
         self._client = client
+        # a server of NEWSBOT_CHROMA_URL, which processes of other machines may write to
+        # while this one holds its (this machine's) write lock
+        self._remote = remote
         self._reopen = reopen  # a new (client, lock) pair: see _reconnecting
         self.lexical = lexical
         # the chunks' sentence vectors, in the lexical index's file; rows come and go with
@@ -173,6 +226,7 @@ class ArticleStore:
         self._collections: dict[str, Any] = {}
         self._lexical_checked: set[str] = set()
         self._identities_checked: set[str] = set()
+        self._writes.on_interrupted = self._recover_interrupted_write
 
     def _reconnect(self) -> None:
         if self._lock is not None:
@@ -550,6 +604,151 @@ class ArticleStore:
     def count_chunks(self, kb: str) -> int:
         return int(self._collection(kb, "chunks").count())
 
+    # -- checking and mending ------------------------------------------------------------
+    @_reconnecting
+    def checked_knowledge_bases(self) -> list[str]:
+        """The knowledge bases with a records or a chunks collection (one may be lost)."""
+        names = [getattr(c, "name", c) for c in self._client.list_collections()]
+        return sorted(
+            {
+                name[3:].rsplit("-", 1)[0]
+                for name in names
+                if name.startswith("nb-") and name.endswith(("-articles", "-chunks"))
+            }
+        )
+
+    def _parts(self, kb: str) -> KnowledgeBaseParts:
+        return KnowledgeBaseParts(
+            kb,
+            self._collection(kb, "articles"),
+            self._collection(kb, "chunks"),
+            self.lexical,
+            self.sentences,
+        )
+
+    @_reconnecting
+    def check(self, kb: str, *, mend: bool = False) -> KnowledgeBaseCheck:
+        """Compare the knowledge base's records, passages, BM25 rows and sentence rows (see
+        `index.check`); with `mend`, mend all but the gaps, which need the model
+        (`restore_chunks`). The report is of what was found, before mending."""
+        with self._writes.held():
+            parts = self._parts(kb)
+            found = inspect(parts)
+            if mend and found.report.damage().keys() - {"gaps", "missing_chunks"}:
+                mend_parts(parts, found)
+            if mend:
+                self._lexical_checked.add(kb)  # (agrees now, but for the gaps)
+            return found.report
+
+    @_reconnecting
+    def restore_chunks(
+        self,
+        kb: str,
+        stored: StoredVersion,
+        article: Article,
+        chunks: Sequence[Chunk],
+        vectors: Any,
+        sentences: Sequence[SentenceRow] = (),
+    ) -> bool:
+        """Write again the passages (vectors, BM25 rows, sentence rows) of a stored version
+        whose passages were lost, from its text chunked and embedded again (`article.id ==
+        stored.id`, `chunks` carry `stored.version`). Passages first, the record last, as a
+        write: if the chunking now gives another count, the record is marked while both may
+        be there, then moves to the new count, then the rest is swept. False when the
+        record changed meanwhile (nothing written)."""
+        import numpy as np
+
+        with self._writes.held():
+            articles = self._collection(kb, "articles")
+            got = articles.get(ids=[stored.id], include=["metadatas"])
+            if not got["ids"]:
+                return False
+            current = self._version(kb, stored.id, got["metadatas"][0])
+            if (current.version, current.body) != (stored.version, stored.body):
+                return False
+            recount = len(chunks) != current.chunks
+            if recount:
+                articles.update(ids=[current.id], metadatas=[{"leftovers": True}])
+            common = {
+                "article_id": current.id,
+                "title": article.title,
+                "source": article.source,
+                "url": article.url,
+                "published_at": article.published_at,
+                "version": current.version,
+            }
+            rows = np.asarray(vectors, dtype=np.float32).reshape(len(chunks), -1)
+            for offset in range(0, len(chunks), MAX_BATCH):
+                batch = chunks[offset : offset + MAX_BATCH]
+                self._collection(kb, "chunks").upsert(
+                    ids=[c.id for c in batch],
+                    embeddings=rows[offset : offset + MAX_BATCH],
+                    documents=[c.text for c in batch],
+                    metadatas=[
+                        _clean({**common, "chunk_index": c.index, "start": c.start, "end": c.end})
+                        for c in batch
+                    ],
+                )
+            self.lexical.keep_rows(
+                kb,
+                current.id,
+                keep=(),
+                add=[(c.id, current.id, lexical_text(article.title, c.text)) for c in chunks],
+            )
+            self.sentences.remove_article(kb, current.id)
+            self.sentences.add(kb, sentences)
+            if recount:
+                articles.update(ids=[current.id], metadatas=[{"chunks": len(chunks)}])
+                self._keep_chunks(kb, current.id, {c.id for c in chunks})
+                articles.update(ids=[current.id], metadatas=[{"leftovers": None}])
+            return True
+
+    def _recover_interrupted_write(self) -> None:
+        """(Under the write lock, found marked: a write was left unfinished.) In each
+        knowledge base whose counts disagree, mend what needs no model; say on stderr (the
+        log) when passages must be embedded again. Cheap when the counts agree. At a server of
+        NEWSBOT_CHROMA_URL only this machine's SQLite rows are mended: what looks orphaned in
+        Chroma may be another machine's write under way."""
+        import httpx
+
+        try:
+            for kb in self.checked_knowledge_bases():
+                parts = self._parts(kb)
+                if counts_agree(parts):
+                    continue
+                found = inspect(parts)
+                mend_parts(parts, found, chroma=not self._remote)
+                self._lexical_checked.add(kb)
+                report = found.report
+                log.info("mended %r after an interrupted write: %s", kb, report.damage())
+                if report.gaps:
+                    log.warning(
+                        "newsbot: %d article(s) of knowledge base %r lost passages: run "
+                        "`newsbot check --repair`",
+                        len(report.gaps),
+                        kb,
+                    )
+                elif self._remote and (report.orphan_chunks or report.unfinished):
+                    log.warning(
+                        "newsbot: knowledge base %r holds passages of an interrupted write: "
+                        "run `newsbot check --repair` while no other machine writes to it",
+                        kb,
+                    )
+        except httpx.TransportError:
+            raise  # (the server is gone: _reconnecting opens the store again and retries)
+        except Exception as exc:
+            log.warning(
+                "newsbot: could not check the store after an interrupted write (%s): run "
+                "`newsbot check --repair`",
+                exc,
+            )
+
+    @_reconnecting
+    def recover_if_interrupted(self) -> None:
+        """On opening: a write left unfinished by a process that died is mended now (see
+        WriteLock); a clean store costs one read of the lock file."""
+        self._writes.recover_if_interrupted()
+
     # -- search ------------------------------------------------------------------------
     @_reconnecting
     def dense_ranking(self, kb: str, vector: Sequence[float], k: int) -> list[tuple[str, float]]:
@@ -681,17 +880,23 @@ def open_store(
             )
         except Exception as exc:
             raise StoreError(f"cannot reach the Chroma server at {chroma_url} ({exc})") from None
-        return ArticleStore(client, LexicalIndex(lexical_path), writes=_write_lock(lexical_path))
+        store = ArticleStore(
+            client, LexicalIndex(lexical_path), writes=_write_lock(lexical_path), remote=True
+        )
+        store.recover_if_interrupted()
+        return store
     from retrieval.index.local_server import connect_local
 
     connection = connect_local(chroma_path, serve=serve, wait_s=wait_s)
-    return ArticleStore(
+    store = ArticleStore(
         connection.client,
         LexicalIndex(lexical_path),
         lock=connection,
         writes=_write_lock(lexical_path),
         reopen=lambda: connect_local(chroma_path, serve=serve, wait_s=wait_s),
     )
+    store.recover_if_interrupted()
+    return store
 
 
 def _write_lock(lexical_path: Path) -> WriteLock:

@@ -184,6 +184,40 @@ class Ingester:
             write_embedded()
         return results
 
+    def restore(self, kb: str, article_ids: Iterable[str]) -> list[str]:
+        """Embed again the stored text of these articles, whose passages were lost (`newsbot
+        check --repair`), and write its passages as an ingest of that text would: the same
+        chunking, the same embedding texts, the same sentence rows. Returns those restored
+        (an article removed or changed meanwhile is left to its new state)."""
+        restored = []
+        for article_id in article_ids:
+            article = self.store.get_article(kb, article_id)
+            if article is None:
+                continue
+            stored, _ = self.store.lookup(kb, article.id, article.text)
+            if stored is None:
+                continue
+            # (not `chunk`: a text stored before the length limit was lowered is not refused)
+            chunks = split_article(
+                article, self.chunk_size, self.chunk_overlap, version=stored.version
+            )
+            write = _Write(article, chunks, None, article.id)
+            space = getattr(self.embeddings, "vector_space", None)
+            sentences = _GroupSentences(
+                space if self.store_sentences and isinstance(space, str) else None,
+                [write],
+                self.store,
+            )
+            texts = [embedding_text(article, c) for c in chunks]
+            vectors = self.embeddings.encode(texts + sentences.to_embed)
+            rows = sentences.rows(write, sentences.blobs(vectors[len(chunks) :]))
+            if self.store.restore_chunks(
+                kb, stored, article, chunks, vectors[: len(chunks)], sentences=rows
+            ):
+                restored.append(article.id)
+            release_freed_memory()
+        return restored
+
 
 @dataclass(frozen=True)
 class _Write:
