@@ -461,7 +461,7 @@ class ArticleStore:
             return [record.id for record in new]
 
     def stored_records(self, kb: str, *, vectors: bool, batch: int = 100) -> Iterator[StoredRecord]:
-        """Every article of `kb` as stored, in the order of their ids: its record (without the
+        """Every article of `kb` as stored, in the order they were written: its record (without the
         mark of an update under way) and the chunks of its stored version, with their vectors
         if `vectors`. The write lock is held until the last is read (or the iterator closed),
         so no write changes an article half-way through."""
@@ -475,7 +475,15 @@ class ArticleStore:
 
     def _stored_records(self, kb: str, *, vectors: bool, batch: int) -> Iterator[StoredRecord]:
         articles = self._articles(kb)
-        all_ids = sorted(str(i) for i in articles.get(include=[])["ids"])
+        # In the order they were written (their first lexical row), so an import writes them
+        # in that order too: BM25 returns equal scores in the order rows were written, and
+        # Chroma equally near chunks in the order they were added, so answers come out alike.
+        self._sync_lexical(kb)
+        order = self.lexical.article_order(kb)
+        all_ids = sorted(
+            (str(i) for i in articles.get(include=[])["ids"]),
+            key=lambda i: (order.get(i, 1 << 62), i),
+        )
         include = ["documents", "metadatas"] + (["embeddings"] if vectors else [])
         for offset in range(0, len(all_ids), batch):
             got = articles.get(

@@ -4,7 +4,7 @@ describes it for people; this module is its definition.
 
     {"format": "newsbot-kb", "version": 1, "newsbot": ..., "kb": ..., "created": ...,
      "vectors": true, "embedding": {"model": ..., "space": ...}}            the header
-    {"kind": "article", "id", "document", "metadata"}                      each article, by id
+    {"kind": "article", "id", "document", "metadata"}                      each article, as stored
     {"kind": "chunk", "id", "document", "metadata", "vector"}              its chunks (vectors)
     {"kind": "sentence", "key", "chunk_id", "vector"}                      its sentences' vectors
     {"kind": "feed", "feed": {...}}                                        the feeds, by URL
