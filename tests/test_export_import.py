@@ -359,6 +359,7 @@ def test_export_errors_are_one_line_and_leave_the_old_file(
     with pytest.raises(OSError):
         source.export_kb(old, kb=KB)
     assert old.read_bytes() == saved
+    assert source.store._writes._depth == 0  # the store's write lock was let go at once
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 

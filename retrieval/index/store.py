@@ -18,7 +18,7 @@ import fcntl
 import functools
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -460,7 +460,9 @@ class ArticleStore:
                 self._write_records(kb, new, [row for row in sentences if row[2] in written])
             return [record.id for record in new]
 
-    def stored_records(self, kb: str, *, vectors: bool, batch: int = 100) -> Iterator[StoredRecord]:
+    def stored_records(
+        self, kb: str, *, vectors: bool, batch: int = 100
+    ) -> Generator[StoredRecord, None, None]:
         """Every article of `kb` as stored, in the order they were written: its record (without the
         mark of an update under way) and the chunks of its stored version, with their vectors
         if `vectors`. The write lock is held until the last is read (or the iterator closed),

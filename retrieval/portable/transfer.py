@@ -12,6 +12,7 @@ absent, and importing again finishes the job. What the store has already is left
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,17 +112,25 @@ def export_kb(
         created=now().isoformat(timespec="seconds"),
     )
     writer = ExportWriter(path, header)
-    try:
-        for records in _groups(store.stored_records(kb, vectors=vectors)):
-            sentences = store.sentences.article_rows(kb, [r.id for r in records]) if vectors else []
-            by_article: dict[str, list[SentenceRow]] = {}
-            for row in sentences:
-                by_article.setdefault(row[2], []).append(row)
-            for record in records:
-                chunks = set(record.chunk_ids)
-                writer.article(
-                    record, [row for row in by_article.get(record.id, []) if row[1] in chunks]
+    # closed at once on an error, not when collected: it holds the store's write lock
+    with closing(store.stored_records(kb, vectors=vectors)) as stored:
+        try:
+            for records in _groups(stored):
+                sentences = (
+                    store.sentences.article_rows(kb, [r.id for r in records]) if vectors else []
                 )
+                by_article: dict[str, list[SentenceRow]] = {}
+                for row in sentences:
+                    by_article.setdefault(row[2], []).append(row)
+                for record in records:
+                    chunks = set(record.chunk_ids)
+                    writer.article(
+                        record, [row for row in by_article.get(record.id, []) if row[1] in chunks]
+                    )
+        except BaseException:
+            writer.abandon()
+            raise
+    try:
         for feed in feeds.exported(kb) if feeds is not None else []:
             writer.feed(feed)
         if servers is not None:
