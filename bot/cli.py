@@ -336,6 +336,38 @@ def latest(obj: Context, topic: str | None, days: int, limit: int, as_json: bool
         click.echo(render_latest(found, topic=topic, days=days))
 
 
+@main.command(name="export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@KB_OPTION
+@click.option(
+    "--no-vectors",
+    is_flag=True,
+    help="Leave the vectors out: a smaller file; `import` embeds the articles again.",
+)
+@click.pass_obj
+def export_kb(obj: Context, file: Path, kb: str, no_vectors: bool) -> None:
+    """Write a knowledge base to FILE, one portable file: its articles with their metadata
+    and vectors, its feeds, its Discord servers' settings (docs/export-format.md)."""
+    click.echo(obj.service.export_kb(file, kb=kb, vectors=not no_vectors).summary())
+
+
+@main.command(name="import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--kb", default=None, help="Knowledge base to import into [default: the file's own].")
+@click.option(
+    "--re-embed",
+    is_flag=True,
+    help="Embed the articles again with this newsbot's model, not the file's vectors "
+    "(needed when the file's are of another model).",
+)
+@click.pass_obj
+def import_kb(obj: Context, file: Path, kb: str | None, re_embed: bool) -> None:
+    """Add what an export FILE holds to this newsbot's store (embedded, or the Chroma
+    server of NEWSBOT_CHROMA_URL); what is stored already is left as it is."""
+    obj.serve = True  # a long import leaves the store usable by the other commands
+    click.echo(obj.service.import_kb(file, kb=kb, re_embed=re_embed).summary())
+
+
 @main.command(name="eval")
 @click.argument("questions", type=click.Path(path_type=Path))
 @click.option(

@@ -14,6 +14,7 @@ from typing import ClassVar
 __all__ = [
     "ArticleError",
     "BackendError",
+    "ExportFileError",
     "ModelConfigError",
     "NewsbotError",
     "QuestionError",
@@ -29,6 +30,13 @@ class NewsbotError(Exception):
 
 class ArticleError(NewsbotError, ValueError):
     """Input that cannot become an article (a bad file, URL, date or eval set)."""
+
+
+class ExportFileError(NewsbotError, ValueError):
+    """A file `newsbot import` cannot read (not an export, another format version, damaged,
+    cut short), or whose vectors are of another model; or one `newsbot export` cannot write."""
+
+    public = False  # (names paths)
 
 
 class QuestionError(NewsbotError, ValueError):

@@ -37,6 +37,8 @@ from retrieval.types import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from retrieval.feeds.poller import FeedPoller
     from retrieval.index.embeddings import SentenceEmbeddings
     from retrieval.index.retriever import HybridRetriever
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from retrieval.index.store import ArticleStore
     from retrieval.ingest.ingester import Ingester
     from retrieval.pipeline import AnswerPipeline
+    from retrieval.portable.transfer import ExportReport, ImportReport
 
 __all__ = [
     "DEFAULT_KB",
@@ -356,6 +359,49 @@ class NewsService:
         if self.feeds is None:
             raise RuntimeError("this service was built without feeds")
         return self.feeds
+
+    # -- export and import --------------------------------------------------------------------
+    def export_kb(self, path: Path, *, kb: str = DEFAULT_KB, vectors: bool = True) -> ExportReport:
+        """Write `kb` to one portable file at `path` (see `retrieval.portable`): its articles
+        as stored, with their vectors unless `vectors` is False, its feeds, its Discord
+        servers' settings and the votes on its answers."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        from retrieval.portable.transfer import export_kb
+
+        try:
+            newsbot = version("newsbot")
+        except PackageNotFoundError:  # (run from a checkout without installing)
+            newsbot = "unknown"
+        return export_kb(
+            store=self.store,
+            feeds=self.feeds.records if self.feeds is not None else None,
+            servers=self.records,
+            kb=kb,
+            path=path,
+            vectors=vectors,
+            model=getattr(self.embeddings, "model_name", None),
+            space=getattr(self.embeddings, "vector_space", None),
+            newsbot=newsbot,
+        )
+
+    def import_kb(
+        self, path: Path, *, kb: str | None = None, re_embed: bool = False
+    ) -> ImportReport:
+        """Add what an export file holds to `kb` (default: the one it was exported from);
+        what is stored already is left as it is."""
+        from retrieval.portable.transfer import import_kb
+
+        return import_kb(
+            store=self.store,
+            ingester=self.ingester,
+            feeds=self.feeds.records if self.feeds is not None else None,
+            servers=self.records,
+            path=path,
+            kb=kb,
+            re_embed=re_embed,
+            space=getattr(self.embeddings, "vector_space", None),
+        )
 
     # -- what's new --------------------------------------------------------------------------
     def latest(

@@ -61,6 +61,25 @@ _COLUMNS = (
 )
 
 
+# The columns an export carries (all but the local number `id`), in the file's order.
+_EXPORTED = (
+    "kb",
+    "url",
+    "title",
+    "guild_id",
+    "interval_s",
+    "state",
+    "failures",
+    "last_error",
+    "note",
+    "etag",
+    "last_modified",
+    "last_polled_at",
+    "next_poll_at",
+    "added_at",
+)
+
+
 def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -272,6 +291,54 @@ class FeedRecords:
                 "WHERE id = ?",
                 (error[:500], _now_iso(), next_poll_at, pause, feed_id),
             )
+
+    # -- export and import (`newsbot export`, `newsbot import`) -------------------------------
+    def exported(self, kb: str) -> list[dict[str, Any]]:
+        """The feeds followed into `kb`, each with every column but its local number, and
+        the entries read from it: (key, article id, outcome, when); by URL, entries by key."""
+        names = ", ".join(_EXPORTED)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT id, {names} FROM feeds WHERE kb = ? ORDER BY url", (kb,)
+            ).fetchall()
+            feeds = []
+            for feed_id, *values in rows:
+                entries = self._db.execute(
+                    "SELECT entry_key, article_id, outcome, seen_at FROM feed_entries "
+                    "WHERE feed_id = ? ORDER BY entry_key",
+                    (feed_id,),
+                ).fetchall()
+                feed = dict(zip(_EXPORTED, values, strict=True))
+                feed["entries"] = [list(entry) for entry in entries]
+                feeds.append(feed)
+        return feeds
+
+    def restore(self, kb: str, feed: dict[str, Any]) -> bool:
+        """Follow a feed as `exported` gave it (into `kb`), with the entries read from it, in
+        one transaction; False, and nothing changed, when `kb` follows its URL already."""
+        values = {name: feed.get(name) for name in _EXPORTED}
+        values["kb"] = kb
+        names = ", ".join(_EXPORTED)
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = self._db.execute(
+                    f"INSERT INTO feeds ({names}) VALUES ({', '.join('?' * len(_EXPORTED))}) "
+                    "ON CONFLICT (kb, url) DO NOTHING",
+                    tuple(values[name] for name in _EXPORTED),
+                )
+                added = cursor.rowcount == 1
+                if added:
+                    self._db.executemany(
+                        "INSERT INTO feed_entries (feed_id, entry_key, article_id, outcome, "
+                        "seen_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                        [(cursor.lastrowid, *entry) for entry in feed.get("entries", [])],
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return added
 
     def close(self) -> None:
         with self._lock:

@@ -215,6 +215,16 @@ class LexicalIndex:
                 for chunk, article in self._db.execute(f"SELECT chunk_id, article_id FROM {table}")
             ]
 
+    def article_order(self, kb: str) -> dict[str, int]:
+        """Each article's place in the order its current rows were written (the first row's
+        number): the order in which equal BM25 scores are returned."""
+        table = self._table(kb)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT article_id, min(id) FROM {table} GROUP BY article_id"
+            ).fetchall()
+        return {str(article_id): int(first) for article_id, first in rows}
+
     def count(self, kb: str) -> int:
         table = self._table(kb)
         with self._lock:

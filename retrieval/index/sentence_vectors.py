@@ -109,6 +109,27 @@ class SentenceVectors:
                 values,
             )
 
+    def article_rows(
+        self, kb: str, article_ids: Collection[str]
+    ) -> list[tuple[bytes, str, str, bytes]]:
+        """The (key, chunk_id, article_id, float16 blob) rows of these articles of `kb`,
+        ordered by chunk and key."""
+        wanted = sorted(set(article_ids))
+        rows: list[tuple[bytes, str, str, bytes]] = []
+        with self._lock:
+            for offset in range(0, len(wanted), _MAX_KEYS):
+                batch = wanted[offset : offset + _MAX_KEYS]
+                marks = ",".join("?" * len(batch))
+                rows.extend(
+                    (bytes(key), str(chunk), str(article), bytes(blob))
+                    for key, chunk, article, blob in self._db.execute(
+                        f"SELECT key, chunk_id, article_id, vector FROM {_TABLE} "
+                        f"WHERE kb = ? AND article_id IN ({marks})",
+                        (kb, *batch),
+                    )
+                )
+        return sorted(rows, key=lambda row: (row[2], row[1], row[0]))
+
     def keep(self, kb: str, article_id: str, keep: Collection[str]) -> None:
         """Forget the rows of `article_id` whose chunk is not in `keep`."""
         kept = set(keep)

@@ -107,6 +107,64 @@ class ServerRecords:
             ).fetchall()
         return [Feedback(*row) for row in rows]
 
+    # -- export and import (`newsbot export`, `newsbot import`) -------------------------------
+    def guilds(self) -> list[int]:
+        """The servers that have settings."""
+        with self._lock:
+            rows = self._db.execute("SELECT guild_id FROM server_settings ORDER BY guild_id")
+            return [int(row[0]) for row in rows.fetchall()]
+
+    def restore_settings(self, guild_id: int, settings: ServerSettings) -> bool:
+        """Save a server's settings unless it has some already (then False: left as they are)."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT 1 FROM server_settings WHERE guild_id = ?", (guild_id,)
+            ).fetchone()
+        if found:
+            return False
+        self.save_settings(guild_id, settings)
+        return True
+
+    def feedback_of(self, kb: str) -> list[Feedback]:
+        """Every vote on answers from `kb`, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT guild_id, kb, question, answer, vote, created_at FROM answer_feedback "
+                "WHERE kb = ? ORDER BY id",
+                (kb,),
+            ).fetchall()
+        return [Feedback(*row) for row in rows]
+
+    def restore_feedback(self, feedback: Feedback) -> bool:
+        """Keep a vote as it was given (its time too), unless the same vote is kept already."""
+        row = (
+            feedback.guild_id,
+            feedback.kb,
+            feedback.question,
+            feedback.answer,
+            feedback.vote,
+            feedback.created_at,
+        )
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                found = self._db.execute(
+                    "SELECT 1 FROM answer_feedback WHERE guild_id = ? AND kb = ? AND question = ? "
+                    "AND answer = ? AND vote = ? AND created_at = ?",
+                    row,
+                ).fetchone()
+                if not found:
+                    self._db.execute(
+                        "INSERT INTO answer_feedback (guild_id, kb, question, answer, vote, "
+                        "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        row,
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return not found
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

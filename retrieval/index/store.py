@@ -20,7 +20,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -42,7 +42,9 @@ __all__ = [
     "SentenceRow",
     "StoreError",
     "StoredArticle",
+    "StoredRecord",
     "StoredVersion",
+    "chunk_metadata",
     "open_store",
 ]
 
@@ -96,6 +98,28 @@ class StoredVersion:
 
     def chunk_ids(self) -> set[str]:
         return {chunk_id(self.id, index, self.version) for index in range(self.chunks)}
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """An article as the store holds it: its record (id, text, metadata) and its stored
+    version's chunks (ids, texts, metadata, and their vectors: one float32 row each; None
+    when not read). What `newsbot export` writes and `newsbot import` restores."""
+
+    id: str
+    document: str
+    metadata: dict[str, Any]
+    chunk_ids: list[str]
+    chunk_documents: list[str]
+    chunk_metadatas: list[dict[str, Any]]
+    vectors: Any = None
+
+
+def chunk_metadata(record: dict[str, Any], chunk: Chunk) -> dict[str, Any]:
+    """A chunk's metadata, from its article's record metadata: what passages show."""
+    keys = ("article_id", "title", "source", "url", "published_at", "version")
+    common = {key: record.get(key) for key in keys}
+    return _clean({**common, "chunk_index": chunk.index, "start": chunk.start, "end": chunk.end})
 
 
 class WriteLock:
@@ -306,6 +330,11 @@ class ArticleStore:
         got = self._articles(kb).get(where={"identity": article_id}, limit=1, include=[])
         return str(got["ids"][0]) if got["ids"] else None
 
+    @_reconnecting
+    def present(self, kb: str, article_ids: Sequence[str]) -> set[str]:
+        """Those of these stored ids that are stored."""
+        return set(self._versions(kb, set(article_ids)))
+
     def has_article(self, kb: str, article_id: str) -> bool:
         return self.stored_id(kb, article_id) is not None
 
@@ -371,36 +400,71 @@ class ArticleStore:
     ) -> None:
         import numpy as np
 
+        records = []
+        for article, chunks, vectors in items:
+            record = _clean(
+                {
+                    "article_id": article.id,
+                    "title": article.title,
+                    "source": article.source,
+                    "url": article.url,
+                    "published_at": article.published_at,
+                    "chunks": len(chunks),
+                    "body": body_key(article.text),
+                    "identity": article.id,
+                }
+            )
+            records.append(
+                StoredRecord(
+                    id=article.id,
+                    document=article.text,
+                    metadata=record,
+                    chunk_ids=[c.id for c in chunks],
+                    chunk_documents=[c.text for c in chunks],
+                    chunk_metadatas=[chunk_metadata(record, c) for c in chunks],
+                    vectors=np.asarray(vectors, dtype=np.float32).reshape(len(chunks), -1)
+                    if chunks
+                    else None,
+                )
+            )
+        self._write_records(kb, records, sentences)
+
+    def _write_records(
+        self, kb: str, records: Sequence[StoredRecord], sentences: Sequence[SentenceRow] = ()
+    ) -> None:
+        """(Under the write lock.) The one write path of new articles: the chunks of all of
+        them, then their lexical rows and sentence rows, then their records."""
+        import numpy as np
+
         chunks_col = self._collection(kb, "chunks")
         # Leftovers of an interrupted write: a write starts with chunk 0, so only articles
         # whose chunk 0 is there need the metadata-filtered delete, slow on a big collection.
-        firsts = [chunks[0].id for _, chunks, _ in items if chunks]
+        firsts = [record.chunk_ids[0] for record in records if record.chunk_ids]
         begun = set(chunks_col.get(ids=firsts, include=[])["ids"]) if firsts else set()
-        for article, chunks, _ in items:
-            if not chunks or chunks[0].id in begun:
-                self._sweep_chunks(kb, article.id)
+        for record in records:
+            if not record.chunk_ids or record.chunk_ids[0] in begun:
+                self._sweep_chunks(kb, record.id)
         ids: list[str] = []
         documents: list[str] = []
         metadatas: list[dict[str, Any]] = []
         rows: list[tuple[str, str, str]] = []
-        for article, chunks, _ in items:
-            common = {
-                "article_id": article.id,
-                "title": article.title,
-                "source": article.source,
-                "url": article.url,
-                "published_at": article.published_at,
-            }
-            for c in chunks:
-                ids.append(c.id)
-                documents.append(c.text)
-                metadatas.append(
-                    _clean({**common, "chunk_index": c.index, "start": c.start, "end": c.end})
+        for record in records:
+            ids.extend(record.chunk_ids)
+            documents.extend(record.chunk_documents)
+            metadatas.extend(record.chunk_metadatas)
+            rows.extend(
+                (chunk, record.id, lexical_text(str(meta.get("title", "")), text))
+                for chunk, text, meta in zip(
+                    record.chunk_ids, record.chunk_documents, record.chunk_metadatas, strict=True
                 )
-                rows.append((c.id, article.id, lexical_text(article.title, c.text)))
+            )
         if ids:
             vectors = np.concatenate(
-                [np.asarray(v, dtype=np.float32).reshape(len(c), -1) for _, c, v in items if c]
+                [
+                    np.asarray(r.vectors, dtype=np.float32).reshape(len(r.chunk_ids), -1)
+                    for r in records
+                    if r.chunk_ids
+                ]
             )
             for offset in range(0, len(ids), MAX_BATCH):
                 end = offset + MAX_BATCH
@@ -413,25 +477,124 @@ class ArticleStore:
         self.lexical.add_rows(kb, rows)  # replacing any rows of these articles
         self.sentences.add(kb, sentences)
         self._collection(kb, "articles").add(
-            ids=[article.id for article, _, _ in items],
-            embeddings=[[1.0]] * len(items),
-            documents=[article.text for article, _, _ in items],
-            metadatas=[
-                _clean(
-                    {
-                        "article_id": article.id,
-                        "title": article.title,
-                        "source": article.source,
-                        "url": article.url,
-                        "published_at": article.published_at,
-                        "chunks": len(chunks),
-                        "body": body_key(article.text),
-                        "identity": article.id,
-                    }
-                )
-                for article, chunks, _ in items
-            ],
+            ids=[record.id for record in records],
+            embeddings=[[1.0]] * len(records),
+            documents=[record.document for record in records],
+            metadatas=[record.metadata for record in records],
         )
+
+    @_reconnecting
+    def restore_records(
+        self, kb: str, records: Sequence[StoredRecord], sentences: Sequence[SentenceRow] = ()
+    ) -> list[str]:
+        """Store articles exactly as another store held them (`stored_records`: their ids,
+        record metadata, chunk ids and vectors), by the same write path as `add_articles`, so
+        a crash leaves each whole or absent. An article stored already is left as it is (and
+        so is one whose identity a stored article has). Returns the ids written."""
+        with self._writes.held():
+            ids = {record.id for record in records}
+            present = set(self._versions(kb, ids))
+            identities = sorted({str(r.metadata.get("identity") or r.id) for r in records})
+            got = (
+                self._articles(kb).get(
+                    where={"identity": {"$in": identities}}, include=["metadatas"]
+                )
+                if identities
+                else {"ids": [], "metadatas": []}
+            )
+            taken = {str(meta.get("identity")) for meta in got["metadatas"]}
+            new = [
+                record
+                for record in records
+                if record.id not in present
+                and str(record.metadata.get("identity") or record.id) not in taken
+            ]
+            if new:
+                written = {record.id for record in new}
+                self._write_records(kb, new, [row for row in sentences if row[2] in written])
+            return [record.id for record in new]
+
+    def stored_records(
+        self, kb: str, *, vectors: bool, batch: int = 100
+    ) -> Generator[StoredRecord, None, None]:
+        """Every article of `kb` as stored, in the order they were written: its record (without the
+        mark of an update under way) and the chunks of its stored version, with their vectors
+        if `vectors`. The write lock is held until the last is read (or the iterator closed),
+        so no write changes an article half-way through."""
+        import httpx
+
+        try:
+            with self._writes.held():
+                yield from self._stored_records(kb, vectors=vectors, batch=batch)
+        except httpx.TransportError as exc:
+            raise StoreError(f"lost the Chroma server ({exc})") from None
+
+    def _stored_records(self, kb: str, *, vectors: bool, batch: int) -> Iterator[StoredRecord]:
+        articles = self._articles(kb)
+        # In the order they were written (their first lexical row), so an import writes them
+        # in that order too: BM25 returns equal scores in the order rows were written, and
+        # Chroma equally near chunks in the order they were added, so answers come out alike.
+        self._sync_lexical(kb)
+        order = self.lexical.article_order(kb)
+        all_ids = sorted(
+            (str(i) for i in articles.get(include=[])["ids"]),
+            key=lambda i: (order.get(i, 1 << 62), i),
+        )
+        include = ["documents", "metadatas"] + (["embeddings"] if vectors else [])
+        for offset in range(0, len(all_ids), batch):
+            got = articles.get(
+                ids=all_ids[offset : offset + batch], include=["documents", "metadatas"]
+            )
+            found = {
+                str(i): (doc, dict(meta))
+                for i, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+            }
+            for article_id in all_ids[offset : offset + batch]:
+                document, meta = found[article_id]
+                meta.pop("leftovers", None)
+                version = self._version(kb, article_id, meta)
+                wanted = [chunk_id(article_id, i, version.version) for i in range(version.chunks)]
+                chunks = self._chunks_by_id(kb, wanted, include)
+                if len(chunks["ids"]) != len(wanted):
+                    raise StoreError(
+                        f"article {article_id} of {kb!r} lacks some of its chunks (a write "
+                        "interrupted?): add it again, or remove it, then export again"
+                    )
+                yield StoredRecord(
+                    id=article_id,
+                    document=document or "",
+                    metadata=meta,
+                    chunk_ids=list(wanted),
+                    chunk_documents=chunks["documents"],
+                    chunk_metadatas=chunks["metadatas"],
+                    vectors=chunks["embeddings"] if vectors else None,
+                )
+
+    def _chunks_by_id(self, kb: str, ids: list[str], include: list[str]) -> dict[str, Any]:
+        """The chunks `ids`, in that order (Chroma's `get` keeps no order)."""
+        import numpy as np
+
+        by_id: dict[str, tuple[Any, ...]] = {}
+        for offset in range(0, len(ids), MAX_BATCH):
+            got = self._collection(kb, "chunks").get(
+                ids=ids[offset : offset + MAX_BATCH], include=include
+            )
+            vectors = got.get("embeddings") if "embeddings" in include else None
+            for n, found in enumerate(got["ids"]):
+                by_id[str(found)] = (
+                    got["documents"][n],
+                    dict(got["metadatas"][n]),
+                    None if vectors is None else np.asarray(vectors[n], dtype=np.float32),
+                )
+        kept = [i for i in ids if i in by_id]
+        return {
+            "ids": kept,
+            "documents": [by_id[i][0] for i in kept],
+            "metadatas": [by_id[i][1] for i in kept],
+            "embeddings": np.stack([by_id[i][2] for i in kept])
+            if "embeddings" in include and kept
+            else None,
+        }
 
     @_reconnecting
     def replace_article(

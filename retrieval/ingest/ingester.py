@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -63,6 +63,27 @@ class Ingester:
         if (error := self.refusal(article)) is not None:
             raise error
         return split_article(article, self.chunk_size, self.chunk_overlap, version=version)
+
+    def embed(
+        self, items: Sequence[tuple[Article, Sequence[Chunk]]]
+    ) -> tuple[list[Any], list[SentenceRow]]:
+        """The vectors of these articles' chunks (one array per article) and the rows of their
+        sentences' vectors, as `add_many` stores them: for articles whose chunks are made
+        elsewhere (an import re-embedding an exported knowledge base)."""
+        group = [_Write(article, list(chunks), None, article.id) for article, chunks in items]
+        texts = [embedding_text(w.article, c) for w in group for c in w.chunks]
+        space = getattr(self.embeddings, "vector_space", None)
+        if not self.store_sentences or not isinstance(space, str):
+            space = None
+        sentences = _GroupSentences(space, group, self.store)
+        vectors = self.embeddings.encode(texts + sentences.to_embed)
+        blobs = sentences.blobs(vectors[len(texts) :])
+        per_article, rows, offset = [], [], 0
+        for write in group:
+            per_article.append(vectors[offset : offset + len(write.chunks)])
+            offset += len(write.chunks)
+            rows.extend(sentences.rows(write, blobs))
+        return per_article, rows
 
     def add_many(
         self,

@@ -1,0 +1,1 @@
+"""A knowledge base to one portable file and back: `format` (the file), `transfer`."""
