@@ -436,3 +436,25 @@ def test_an_export_answers_alike_in_a_fresh_embedded_store_and_on_a_chroma_serve
         assert target.server_settings(42) == source.server_settings(42)
         assert [f.url for f in target.feeds_followed(kb=KB)] == ["https://news.example/rss"]
     assert not (tmp_path / "server" / "chroma").exists()  # it all went to the server
+
+
+def test_a_store_that_lost_passages_is_exported_after_check_repair(
+    make_fake_service: Callable[..., NewsService], seed_article: Article, tmp_path: Path
+) -> None:
+    source = make_fake_service("source")
+    fill(source, seed_article)
+    chunks = source.store._collection(KB, "chunks")
+    lost = chunks.get(where={"article_id": seed_article.id}, include=[])["ids"][1:2]
+    chunks.delete(ids=lost)  # a write killed half-way, as tests/test_check.py inflicts it
+
+    refused = invoke(source, "export", str(tmp_path / "kb.nbk"), "--kb", KB)
+    assert refused.exit_code == 1
+    assert refused.output == (
+        f"error: article {seed_article.id} of {KB!r} lacks some of its chunks (a write "
+        "interrupted?): run `newsbot check --repair`, then export again\n"
+    )
+    assert not (tmp_path / "kb.nbk").exists()
+    repaired = invoke(source, "check", "--repair", "--kb", KB)
+    assert repaired.exit_code == 0, repaired.output
+    kinds = [line.get("kind") for line in lines(export(source, tmp_path / "kb.nbk"))]
+    assert kinds.count("chunk") == source.store.count_chunks(KB)

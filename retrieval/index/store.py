@@ -558,7 +558,7 @@ class ArticleStore:
                 if len(chunks["ids"]) != len(wanted):
                     raise StoreError(
                         f"article {article_id} of {kb!r} lacks some of its chunks (a write "
-                        "interrupted?): add it again, or remove it, then export again"
+                        "interrupted?): run `newsbot check --repair`, then export again"
                     )
                 yield StoredRecord(
                     id=article_id,
