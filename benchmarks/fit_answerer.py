@@ -13,6 +13,11 @@ Writes retrieval/answer/sentence_model.json.
     python benchmarks/fit_answerer.py NAME=QUESTIONS:STORE_DIR[:BACKEND] ...
 
 STORE_DIR is a store `newsbot eval` built (its eval-cache folder for the corpus).
+
+`--off-topic QUESTIONS` also asks each set's store those questions (e.g.
+evals/offtopic_train_questions.jsonl: not the off-topic eval set) and counts them among the
+set's unanswerable questions when the decline model is fitted and its cut chosen; the sentence
+model is fitted without them. The report gives each set's `off_topic_declined`.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ class Question:
     train: bool
     x: np.ndarray  # candidates × features
     y: np.ndarray  # candidate holds a gold answer
+    off_topic: bool = False  # from --off-topic: for the decline model only
 
 
 def in_training_part(question_id: str) -> bool:
@@ -105,6 +111,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sets", nargs="+", help="NAME=QUESTIONS:STORE_DIR[:BACKEND]")
     parser.add_argument("--max-false-abstain", type=float, default=0.08)
+    parser.add_argument(
+        "--off-topic", type=Path, default=None, help="off-topic questions asked of every set"
+    )
     parser.add_argument("--l2", type=float, default=1.0)
     parser.add_argument("--out", type=Path, default=ROOT / "retrieval/answer/sentence_model.json")
     parser.add_argument(
@@ -120,13 +129,17 @@ def main() -> None:
             parts = rest.split(":")
             backend = parts[2] if len(parts) > 2 else "torch"
             questions += collect(name, Path(parts[0]), Path(parts[1]), backend)
+            if args.off_topic is not None:
+                for q in collect(name, args.off_topic, Path(parts[1]), backend):
+                    q.off_topic = True
+                    questions.append(q)
             print(f"{name}: {sum(q.set == name for q in questions)} questions", file=sys.stderr)
         if args.cache is not None:
             args.cache.write_bytes(pickle.dumps(questions))
     for q in questions:  # features collected before the products were added
         if q.x.shape[1] == BASE_FEATURES:
             q.x = np.array([model_inputs(row) for row in q.x]).reshape(-1, len(FEATURES))
-    train = [q for q in questions if q.train and len(q.y)]
+    train = [q for q in questions if q.train and len(q.y) and not q.off_topic]
     x = np.vstack([q.x for q in train])
     y = np.concatenate([q.y for q in train]).astype(float)
     # Each set weighs the same, however many questions it has: 1,250 short RealTime QA
@@ -197,7 +210,9 @@ def main() -> None:
     report: dict[str, dict[str, float]] = {}
     for name in sorted({q.set for q in questions}):
         for part, flag in (("train", True), ("held_out", False)):
-            subset = [q for q in questions if q.set == name and q.train is flag]
+            everything = [q for q in questions if q.set == name and q.train is flag]
+            subset = [q for q in everything if not q.off_topic]
+            off_topic = [q for q in everything if q.off_topic]
             answerable = [q for q in subset if q.answerable]
             unanswerable = [q for q in subset if not q.answerable]
             report[f"{name}/{part}"] = {
@@ -215,6 +230,10 @@ def main() -> None:
                 if unanswerable
                 else None,
             }
+            if off_topic:
+                report[f"{name}/{part}"]["off_topic_declined"] = round(
+                    sum(declines(q, best_cut) for q in off_topic) / len(off_topic), 4
+                )
     model = SentenceModel(
         model.features,
         tuple(round(w, 6) for w in weights),
