@@ -53,7 +53,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -703,7 +703,7 @@ class Soak:
                     )
                 )
                 for g in range(self.generation + 1)
-            },  # fmt: skip
+            },
             "threads_across_kill": {"follow_ups": len(across), "continued": len(continued)},
             "follow_ups_without_thread": self.threads_missing,
             "processes": [self._lifetime(life, stats) for life in self.lifetimes],
@@ -741,7 +741,28 @@ class Soak:
             lifetime["loop_block_max_ms"] = max(s["loop_block_max_ms"] for s in mine)
             lifetime["loop_blocks_over_100ms"] = sum(s["blocks_over_100ms"] for s in mine)
             lifetime["loop_ticks"] = sum(s["ticks"] for s in mine)
+            lifetime["loop_blocks_seen_in"] = self._blocks(pid)
         return lifetime
+
+    def _blocks(self, pid: int) -> dict[str, int]:
+        """Where the watchdog found the loop's thread in each block over 100 ms, by its
+        innermost frame: `selectors.py` means the loop had nothing to run and was waiting
+        for the CPU (the GIL, or a core) after its select returned, not running a callback."""
+        path = self.work / "bot-stats.jsonl.blocks"
+        if not path.exists():
+            return {}
+        places: dict[str, int] = defaultdict(int)
+        for block in path.read_text("utf-8").split("--- ")[1:]:
+            head, _, stack = block.partition("\n")
+            if head.split()[-1] != str(pid):
+                continue
+            frames = re.findall(r'File "([^"]+)", line (\d+), in (\S+)', stack)
+            if not frames:
+                continue
+            file, line, name = frames[-1]
+            where = "waiting in select (CPU/GIL)" if file.endswith("selectors.py") else ""
+            places[where or f"{Path(file).name}:{line} {name}"] += 1
+        return dict(places)
 
 
 def _series(values: list[int], quarter: int) -> dict[str, Any]:
@@ -812,7 +833,7 @@ def verify_store(data_dir: Path, soak: Soak) -> dict[str, Any]:
                 if kind == "remove" and article_id in ids:
                     not_removed.append(f"{kb}/{article_id}")
             urls = [a.url for a in stored if a.url]
-            for title, url, _ in soak.stories[g]:
+            for _, url, _ in soak.stories[g]:
                 n = urls.count(url)
                 if n > 1:
                     feed_duplicates.append(url)
@@ -900,6 +921,8 @@ def render(result: dict[str, Any]) -> str:
                 f"{p['loop_block_max_ms']} ms ({p['loop_blocks_over_100ms']} of "
                 f"{p['loop_ticks']} ticks over 100 ms)"
             )
+            if p.get("loop_blocks_seen_in"):
+                lines.append(f"    blocks over 100 ms seen in: {p['loop_blocks_seen_in']}")
     a = result["admin"]
     lines.append(
         f"  admins: {a['adds']} adds, {a['removes']} removes ({a['in_flight_at_kill']} in "

@@ -11,6 +11,8 @@ DISCORD_TOKEN):
   (default 1): the process id, the asyncio task count, the thread count, the resident
   memory, and the event loop's longest block since the last line — measured as the
   overshoot of a 50 ms sleep, so a callback that holds the loop for 300 ms shows as ~300 ms.
+  Beside it, `<SOAK_STATS>.blocks`: for each block of the loop over 100 ms, where the loop's
+  thread was once it had been held that long (a watchdog thread looks every 20 ms).
 
     SOAK_FAKE_DISCORD=http://127.0.0.1:PORT python benchmarks/soak_bot.py
 """
@@ -25,6 +27,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -41,9 +44,35 @@ def _rss_kb() -> int:
     return 0
 
 
+class Watchdog:
+    """A thread that, when the loop has not ticked for BLOCK_S, writes down the loop
+    thread's stack: what held it."""
+
+    BLOCK_S = 0.1
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.beat = time.monotonic()
+        self.loop_thread = threading.get_ident()
+        threading.Thread(target=self._watch, name="soak-watchdog", daemon=True).start()
+
+    def _watch(self) -> None:
+        seen = 0.0
+        while True:
+            time.sleep(0.02)
+            beat = self.beat
+            if time.monotonic() - beat > self.BLOCK_S + TICK_S and beat != seen:
+                seen = beat
+                frame = sys._current_frames().get(self.loop_thread)
+                stack = "".join(traceback.format_stack(frame)) if frame else "?"
+                with self.path.open("a", encoding="utf-8") as out:
+                    out.write(f"--- {time.time():.3f} pid {os.getpid()}\n{stack}")
+
+
 async def monitor(path: Path, every_s: float) -> None:
     """Sleep TICK_S again and again; the time past it is how long something held the loop."""
     loop = asyncio.get_running_loop()
+    watchdog = Watchdog(path.with_name(path.name + ".blocks"))
     worst = 0.0
     over_100ms = 0
     ticks = 0
@@ -52,6 +81,7 @@ async def monitor(path: Path, every_s: float) -> None:
         while True:
             started = loop.time()
             await asyncio.sleep(TICK_S)
+            watchdog.beat = time.monotonic()
             lag = loop.time() - started - TICK_S
             worst = max(worst, lag)
             over_100ms += lag > 0.1

@@ -9,14 +9,11 @@ benchmark's to report, not this test's to assert.)"""
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.soak import quick_config, render, run_soak  # noqa: E402
+from benchmarks.soak import quick_config, render, run_soak
 
 pytestmark = [pytest.mark.model, pytest.mark.server]
 
