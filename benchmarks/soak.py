@@ -211,6 +211,8 @@ class Soak:
         self.proc: subprocess.Popen[bytes] | None = None
         self.kill_task: asyncio.Task[None] | None = None
         self.settle_s = 0.0
+        self.driver_lags: list[float] = []
+        self.load_start = os.getloadavg()[0]
         self.lifetimes: list[dict[str, Any]] = []  # per bot process: pid, start, end, RSS
         self.rss: list[tuple[float, int, int]] = []  # (t, pid, kB)
         self.stories: dict[int, list[tuple[str, str, float]]] = defaultdict(list)
@@ -566,6 +568,15 @@ class Soak:
         self.lifetimes[-1]["end"] = time.time()
         self.lifetimes[-1]["exit"] = self.proc.returncode
 
+    async def driver_loop_lag(self) -> None:
+        """The same 50 ms tick as the bot's monitor, on this (driver's) loop: a control. When
+        both loops are late together, the machine was short of CPU, not the bot's loop held."""
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            await asyncio.sleep(0.05)
+            self.driver_lags.append(loop.time() - started - 0.05)
+
     async def sample_rss(self) -> None:
         while True:
             proc = self.proc
@@ -624,6 +635,7 @@ class Soak:
             self.site = site
             async with self.fake:
                 sampler = asyncio.create_task(self.sample_rss())
+                lagger = asyncio.create_task(self.driver_loop_lag())
                 try:
                     await self.start_bot()
                     await self.setup_servers()
@@ -654,6 +666,7 @@ class Soak:
                         self.proc.kill()
                         self.proc.wait()
                     sampler.cancel()
+                    lagger.cancel()
                 return self.report(elapsed)
 
     # -- the report ------------------------------------------------------------------------------
@@ -676,6 +689,15 @@ class Soak:
             "config": asdict(self.config) | {"work_dir": str(self.work)},
             "elapsed_s": round(elapsed, 1),
             "feeds_settled_s": round(self.settle_s, 1),
+            "load_average_1min": {
+                "start": round(self.load_start, 2),
+                "end": round(os.getloadavg()[0], 2),
+            },
+            "driver_loop": {
+                "block_max_ms": round(max(self.driver_lags, default=0) * 1000, 1),
+                "blocks_over_100ms": sum(lag > 0.1 for lag in self.driver_lags),
+                "ticks": len(self.driver_lags),
+            },
             "questions": {
                 "asked": len([q for q in self.questions if q.re_ask_of is None]),
                 "re_asked_after_kill": len([q for q in self.questions if q.re_ask_of is not None]),
@@ -923,6 +945,12 @@ def render(result: dict[str, Any]) -> str:
             )
             if p.get("loop_blocks_seen_in"):
                 lines.append(f"    blocks over 100 ms seen in: {p['loop_blocks_seen_in']}")
+    d, load = result["driver_loop"], result["load_average_1min"]
+    lines.append(
+        f"  control: the driver's own loop blocked at most {d['block_max_ms']} ms "
+        f"({d['blocks_over_100ms']} of {d['ticks']} ticks over 100 ms); load average "
+        f"{load['start']} → {load['end']} on {os.cpu_count()} cores"
+    )
     a = result["admin"]
     lines.append(
         f"  admins: {a['adds']} adds, {a['removes']} removes ({a['in_flight_at_kill']} in "
