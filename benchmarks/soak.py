@@ -732,7 +732,9 @@ class Soak:
             "admin": {
                 "adds": len([o for o in self.admin_ops if o.kind == "add"]),
                 "removes": len([o for o in self.admin_ops if o.kind == "remove"]),
-                "in_flight_at_kill": len([o for o in self.admin_ops if o.in_flight_at_kill]),
+                "in_flight_at_kill": [
+                    f"{o.kind} {o.article_id}" for o in self.admin_ops if o.in_flight_at_kill
+                ],
             },
             "store": store,
         }
@@ -845,10 +847,15 @@ def verify_store(data_dir: Path, soak: Soak) -> dict[str, Any]:
             if store.lexical.count(kb) != store.count_chunks(kb):
                 broken.append(f"{kb}: lexical rows {store.lexical.count(kb)} != chunks")
             ids = {a.id for a in stored}
-            final: dict[str, str] = {}  # article id -> its last acknowledged admin action
+            # article id -> its last admin action: "add" or "remove" as acknowledged, or
+            # "uncertain" when the last was in flight at the kill (done or not: either way,
+            # the article is whole or absent, checked above)
+            final: dict[str, str] = {}
             for op in soak.admin_ops:
-                if op.guild == g and op.article_id and op.reply and not op.in_flight_at_kill:
-                    final[op.article_id] = op.kind
+                if op.guild == g and op.article_id:
+                    final[op.article_id] = (
+                        "uncertain" if op.in_flight_at_kill else op.kind if op.reply else ""
+                    )
             for article_id, kind in final.items():
                 if kind == "add" and article_id not in ids:
                     missing.append(f"{kb}/{article_id}")
@@ -953,8 +960,8 @@ def render(result: dict[str, Any]) -> str:
     )
     a = result["admin"]
     lines.append(
-        f"  admins: {a['adds']} adds, {a['removes']} removes ({a['in_flight_at_kill']} in "
-        "flight at the kill)"
+        f"  admins: {a['adds']} adds, {a['removes']} removes (in flight at the kill: "
+        f"{', '.join(a['in_flight_at_kill']) or 'none'})"
     )
     lines.append(
         f"  store: {store['articles']} articles; not whole {len(store['not_whole'])}, "
