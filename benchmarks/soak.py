@@ -475,25 +475,19 @@ class Soak:
             n += 1
 
     async def feeds_settled(self, limit_s: float = 180.0) -> float:
-        """Wait until every story the site added since the bot's last start is announced
-        (so polled and stored); a poll is slow while questions keep the cores busy. Stories
-        of a poll the kill cut short were stored by the next poll but announced by none."""
+        """Wait until each feed has been fetched twice since its last story was added (and
+        since the restart): a feed is fetched again only once its previous poll finished,
+        so the poll that read every story has finished. A poll is slow while questions keep
+        the cores busy."""
+        assert self.site is not None
         started = time.perf_counter()
-        since = self.lifetimes[-1]["start"]
+        feeds = [f"/g{g}/feed.xml" for g in range(self.config.guilds)]
+        before = {path: len(self.site.requested(path)) for path in feeds}
         while time.perf_counter() - started < limit_s:
-            posted = "\n".join(
-                m["content"]
-                for guild in self.guilds
-                for m in self.fake.channel_messages(guild.channel_id)
-                if m["author"]["id"] == self.fake.bot_user["id"] and not m.get("components")
-            )
-            waiting = [
-                url for stories in self.stories.values() for _, url, t in stories if t > since
-            ]
-            if all(f"]({url})" in posted for url in waiting):
+            if all(len(self.site.requested(path)) >= before[path] + 2 for path in feeds):
                 break
-            await asyncio.sleep(1.0)
-        await asyncio.sleep(1.0)
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(1.0)  # the announcement of the last poll
         return time.perf_counter() - started
 
     # -- the bot process ----------------------------------------------------------------------
