@@ -970,7 +970,7 @@ def render(result: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--questions", type=int, default=None, help="default 1000 (--quick 40)")
     parser.add_argument("--members", type=int, default=None, help="default 50 (--quick 10)")
     parser.add_argument("--guilds", type=int, default=None, help="servers; default 5 (--quick 2)")
