@@ -3,7 +3,9 @@
 
 WAL mode and a busy timeout, as for the servers' records: `newsbot watch`, the Discord bot
 and `newsbot feeds` may use the file at once. A poller claims a due feed by moving its next
-poll time in one transaction, so two pollers never read the same feed at once.
+poll time in one transaction, so two pollers never read the same feed at once. The claim
+names its process (`feed_leases`): a feed claimed by a process that has died since (killed
+mid-poll) is due again at once for the next poller, rather than when the lease runs out.
 
 The feed's position is the set of entries read (`feed_entries`) and its validators (ETag,
 Last-Modified). An entry is marked read only after its article is stored (or skipped), and
@@ -13,6 +15,7 @@ killed at any point is finished by the next one, which reads the feed again in f
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -44,6 +47,10 @@ CREATE TABLE IF NOT EXISTS feeds (
     UNIQUE (kb, url)
 );
 CREATE INDEX IF NOT EXISTS feeds_guild ON feeds (guild_id);
+CREATE TABLE IF NOT EXISTS feed_leases (
+    feed_id INTEGER PRIMARY KEY,
+    holder TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS feed_entries (
     feed_id INTEGER NOT NULL,
     entry_key TEXT NOT NULL,
@@ -78,6 +85,30 @@ _EXPORTED = (
     "next_poll_at",
     "added_at",
 )
+
+
+def _start_ticks(pid: int) -> str | None:
+    """When process `pid` started (clock ticks since boot, /proc/PID/stat's 22nd field), so
+    a later process given the same id is not taken for it; None where /proc cannot say, or
+    for a zombie (dead, not yet reaped)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] in ("Z", "X") else fields[19]  # a zombie is dead
+
+
+def _holder() -> str:
+    return f"{os.getpid()}:{_start_ticks(os.getpid()) or ''}"
+
+
+def _holder_gone(holder: str) -> bool:
+    """Whether the process that claimed a feed has died (on this machine: the SQLite file is
+    local). Where /proc cannot say, it is taken as alive and its lease runs out as before."""
+    pid, _, started = holder.partition(":")
+    if not started or not Path("/proc/self/stat").exists():
+        return False
+    return _start_ticks(int(pid)) != started
 
 
 def _now_iso() -> str:
@@ -149,6 +180,7 @@ class FeedRecords:
             self._transaction(
                 [
                     ("DELETE FROM feed_entries WHERE feed_id = ?", (feed_id,)),
+                    ("DELETE FROM feed_leases WHERE feed_id = ?", (feed_id,)),
                     ("DELETE FROM feeds WHERE id = ?", (feed_id,)),
                 ]
             )
@@ -181,11 +213,16 @@ class FeedRecords:
     # -- polling ---------------------------------------------------------------------------
     def claim(self, *, now: float, lease_s: float, due_only: bool = True) -> list[Feed]:
         """The active feeds due by `now` (or all active ones), each claimed for `lease_s`
-        seconds: another poller sees them as not due until the poll finishes or the lease
-        runs out (a poller killed mid-poll)."""
+        seconds: another poller sees them as not due until the poll finishes, the lease
+        runs out, or the process that claimed them dies (a poller killed mid-poll: its
+        feeds are due at once, so a restarted bot resumes them)."""
         due = "AND next_poll_at <= ?" if due_only else ""
         args: tuple[Any, ...] = (now,) if due_only else ()
         with self._lock, sqlite_file.immediate(self._db):
+            leases = self._db.execute("SELECT feed_id, holder FROM feed_leases").fetchall()
+            orphaned = [(feed_id,) for feed_id, holder in leases if _holder_gone(holder)]
+            self._db.executemany("UPDATE feeds SET next_poll_at = 0 WHERE id = ?", orphaned)
+            self._db.executemany("DELETE FROM feed_leases WHERE feed_id = ?", orphaned)
             rows = self._db.execute(
                 f"SELECT {_COLUMNS} FROM feeds WHERE state = 'active' {due} "
                 "ORDER BY next_poll_at, id",
@@ -194,6 +231,11 @@ class FeedRecords:
             self._db.executemany(
                 "UPDATE feeds SET next_poll_at = ? WHERE id = ?",
                 [(now + lease_s, row[0]) for row in rows],
+            )
+            holder = _holder()
+            self._db.executemany(
+                "INSERT OR REPLACE INTO feed_leases (feed_id, holder) VALUES (?, ?)",
+                [(row[0], holder) for row in rows],
             )
         return [_feed(row) for row in rows]
 
@@ -259,6 +301,7 @@ class FeedRecords:
         """A poll went through: failures forgotten; the validators of the copy just read
         (kept as they were after a 304), its title and note."""
         with self._lock:
+            self._db.execute("DELETE FROM feed_leases WHERE feed_id = ?", (feed_id,))
             if not_modified:
                 self._db.execute(
                     "UPDATE feeds SET failures = 0, last_error = NULL, last_polled_at = ?, "
@@ -285,6 +328,7 @@ class FeedRecords:
     def failed(self, feed_id: int, *, error: str, next_poll_at: float, pause: bool) -> None:
         """A poll failed: one more failure in a row, the error kept; paused if `pause`."""
         with self._lock:
+            self._db.execute("DELETE FROM feed_leases WHERE feed_id = ?", (feed_id,))
             self._db.execute(
                 "UPDATE feeds SET failures = failures + 1, last_error = ?, last_polled_at = ?, "
                 "next_poll_at = ?, state = CASE WHEN ? THEN 'paused' ELSE state END "
