@@ -231,3 +231,24 @@ def test_pasted_text_takes_its_headline_from_a_short_first_line_or_the_title() -
     assert article_from_text(BODY, "Council vote").title == "Council vote"
     with pytest.raises(ArticleError):
         article_from_text("   ")
+
+
+def test_the_bots_log_leaves_out_httpx_request_lines() -> None:
+    import logging
+
+    from bot.discord_bot.app import setup_logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        setup_logging()
+        assert logging.getLogger("newsbot.discord").isEnabledFor(logging.INFO)
+        assert logging.getLogger("discord.gateway").isEnabledFor(logging.INFO)
+        assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)  # a line per search
+        assert logging.getLogger("httpx").isEnabledFor(logging.WARNING)
+    finally:
+        for handler in root.handlers:
+            if handler not in handlers:
+                root.removeHandler(handler)
+        root.setLevel(level)
+        logging.getLogger("httpx").setLevel(logging.NOTSET)

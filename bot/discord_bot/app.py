@@ -181,11 +181,19 @@ def bot_token(options: DiscordSettings) -> str:
     return token
 
 
+def setup_logging() -> None:
+    """Our log lines and discord.py's, at INFO (never the token). Not httpx's: it logs every
+    request at INFO, and the bot's store is a local Chroma server spoken to over HTTP (one
+    line per search; thousands a minute under load, in the soak of benchmarks/soak.py)."""
+    discord.utils.setup_logging(root=True)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
 def run_bot(*, service: NewsAPI, options: DiscordSettings, embeddings: Embeddings) -> None:
     """Run the bot around `service` (built by the caller, as for every front end) until
     interrupted. The embedding model is loaded first, so the first question is not slow."""
     token = bot_token(options)
-    discord.utils.setup_logging(root=True)  # our log lines and discord.py's; never the token
+    setup_logging()
     log.info("loading the embedding model")
     embeddings.embed_query("warm up")
     try:
