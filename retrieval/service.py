@@ -346,10 +346,12 @@ class NewsService:
         *,
         due_only: bool = True,
         on_report: Callable[[PollReport], None] | None = None,
+        guilds: Callable[[int | None], bool] | None = None,
     ) -> builtins.list[PollReport]:
-        """Poll the followed feeds that are due (or every active one) and store their new
-        entries; each feed's report goes to `on_report` as it finishes."""
-        return self._poller().poll_due(due_only=due_only, on_report=on_report)
+        """Poll the followed feeds that are due (or every active one; with `guilds`, only
+        those of the servers it accepts: None is a feed followed from the shell) and store
+        their new entries; each feed's report goes to `on_report` as it finishes."""
+        return self._poller().poll_due(due_only=due_only, on_report=on_report, guilds=guilds)
 
     def next_feed_due(self) -> float | None:
         """When the next feed is due (seconds since the epoch); None when none is followed."""

@@ -118,9 +118,13 @@ class DelegatingService:
         return self.inner.unfollow_feed(feed, kb=kb, guild_id=guild_id)
 
     def poll_feeds(
-        self, *, due_only: bool = True, on_report: Callable[[PollReport], None] | None = None
+        self,
+        *,
+        due_only: bool = True,
+        on_report: Callable[[PollReport], None] | None = None,
+        guilds: Callable[[int | None], bool] | None = None,
     ) -> list[PollReport]:
-        return self.inner.poll_feeds(due_only=due_only, on_report=on_report)
+        return self.inner.poll_feeds(due_only=due_only, on_report=on_report, guilds=guilds)
 
     def latest(self, topic: str | None = None, *, kb: str, days: int = 7) -> list[Citation]:
         return self.inner.latest(topic, kb=kb, days=days)

@@ -26,7 +26,9 @@ callback types each kind of interaction accepts; string option lengths; threads 
 message (same id as the message, PUBLIC_THREAD, THREAD_CREATE, the THREAD_STARTER_MESSAGE, active
 threads in GUILD_CREATE after a reconnect); message components (buttons, type-3 interactions with
 ``custom_id``; link buttons have none); autocomplete (type-4 interactions, type-8 responses);
-reactions. Not modelled: rate limits, DMs, private threads, RESUME state, permission overwrites,
+reactions; sharding (each connection gets the servers, and their events, of the ``shard`` it
+IDENTIFYs with, by the gateway docs' Sharding Formula -- so several bot processes, each
+running some shards, can share one fake). Not modelled: rate limits, DMs, private threads, RESUME state, permission overwrites,
 MESSAGE_UPDATE. One FakeDiscord at a time per process: it patches discord.py's class-level URLs.
 """
 
@@ -95,6 +97,11 @@ _ABSENT = object()
 def snowflake() -> int:
     """A fresh, unique snowflake carrying the current time (so ``created_at`` looks right)."""
     return discord.utils.time_snowflake(datetime.now(UTC)) + next(_counter) % 4096
+
+
+def shard_of(guild_id: int, num_shards: int) -> int:
+    """The shard a server's events go to (discord-api-docs topics/gateway.mdx, Sharding)."""
+    return (guild_id >> 22) % num_shards
 
 
 def _now() -> str:
@@ -219,8 +226,16 @@ class _GatewaySession:
 
     def __init__(self, ws: web.WebSocketResponse, compress: str | None) -> None:
         self.ws, self.seq, self.intents = ws, 0, 0
+        self.shard: tuple[int, int] = (0, 1)  # [shard_id, num_shards] from its IDENTIFY
         self.lock = asyncio.Lock()  # compression is a stream: frames must go out in order
         self.encode: Callable[[bytes], bytes] | None = _stream_compressor(compress)
+
+    def has_guild(self, guild_id: int) -> bool:
+        """Whether Discord sends this server's events on this connection: the Sharding
+        Formula of discord-api-docs' topics/gateway.mdx, ``shard_id = (guild_id >> 22) %
+        num_shards``."""
+        shard_id, num_shards = self.shard
+        return shard_of(guild_id, num_shards) == shard_id
 
     async def send(self, payload: Json) -> None:
         async with self.lock:
@@ -441,6 +456,16 @@ class FakeDiscord:
         """The messages of one channel or thread, oldest first."""
         return [m for m in self.messages.values() if m["channel_id"] == str(channel_id)]
 
+    def _sessions_of(self, guild_id: int) -> list[_GatewaySession]:
+        """The connections that get a server's events: each connection only its shard's."""
+        return [s for s in self._sessions if s.has_guild(guild_id)]
+
+    @property
+    def connected_shards(self) -> list[tuple[int, int]]:
+        """The ``(shard_id, num_shards)`` of each identified connection, in connection order
+        (several bot processes, each running some of the shards, can share one fake)."""
+        return [s.shard for s in self._sessions if s.intents]
+
     async def wait_ready(self, timeout: float = 5.0) -> None:
         """Wait until READY and every GUILD_CREATE went out (the client fires on_ready a bit later)."""
         await asyncio.wait_for(self._ready.wait(), timeout)
@@ -623,7 +648,7 @@ class FakeDiscord:
         if message is not None:
             payload["message"] = message
         self.interactions[token] = payload
-        for s in list(self._sessions):
+        for s in self._sessions_of(guild.id):
             await s.dispatch("INTERACTION_CREATE", payload)
         return payload
 
@@ -721,7 +746,7 @@ class FakeDiscord:
         if (member := self._partial_member(guild, msg["author"])) is not None:
             event["member"] = member
         mentioned = any(u["id"] == self.bot_user["id"] for u in msg["mentions"])
-        for s in list(self._sessions):
+        for s in self._sessions_of(guild.id):
             if not s.intents & INTENT_GUILD_MESSAGES:
                 continue
             data = event
@@ -782,6 +807,10 @@ class FakeDiscord:
                     await session.send({"op": 11})
                 elif op == 2:  # IDENTIFY
                     self.identify, session.intents = d, d.get("intents", 0)
+                    shard_id, num_shards = d.get("shard") or (0, 1)
+                    assert 0 <= shard_id < num_shards, f"shard {shard_id} of {num_shards}"
+                    session.shard = (shard_id, num_shards)
+                    theirs = [g for g in self.guilds if session.has_guild(g.id)]
                     await session.dispatch(
                         "READY",
                         {
@@ -789,15 +818,15 @@ class FakeDiscord:
                             "user": self.bot_user,
                             "session_id": secrets.token_hex(16),
                             "resume_gateway_url": self.gateway_url,
-                            "shard": [0, 1],
+                            "shard": list(session.shard),
                             "application": {
                                 "id": self.application["id"],
                                 "flags": self.application["flags"],
                             },
-                            "guilds": [{"id": str(g.id), "unavailable": True} for g in self.guilds],
+                            "guilds": [{"id": str(g.id), "unavailable": True} for g in theirs],
                         },
                     )
-                    for g in self.guilds:
+                    for g in theirs:
                         await session.dispatch("GUILD_CREATE", g.payload())
                     self._ready.set()
                 elif op == 6:  # RESUME: nothing was missed, so just confirm
@@ -961,7 +990,7 @@ class FakeDiscord:
         }
         guild.threads[int(mid)] = thread
         msg["thread"] = thread
-        for s in list(self._sessions):
+        for s in self._sessions_of(guild.id):
             await s.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
         starter = self._message(
             mid, self.bot_user, reference=int(mid), msg_type=THREAD_STARTER_MESSAGE

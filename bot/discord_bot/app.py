@@ -165,6 +165,8 @@ def build_bot(*, service: NewsAPI, options: DiscordSettings) -> NewsBot:
     if options.shards is None:
         return NewsBot(service=service, options=options, **client_options)
     shard_count = None if options.shards == "auto" else options.shards
+    if options.shard_list is not None:  # this process runs a range of them
+        client_options["shard_ids"] = options.shard_list
     return ShardedNewsBot(
         service=service, options=options, shard_count=shard_count, **client_options
     )

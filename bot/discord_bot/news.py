@@ -64,6 +64,7 @@ class NewsAPI(Protocol):
         *,
         due_only: bool = True,
         on_report: Callable[[PollReport], None] | None = None,
+        guilds: Callable[[int | None], bool] | None = None,
     ) -> builtins.list[PollReport]: ...
 
     def latest(

@@ -90,12 +90,18 @@ class FeedPoller:
 
     # -- many feeds ------------------------------------------------------------------------
     def poll_due(
-        self, *, due_only: bool = True, on_report: Callable[[PollReport], None] | None = None
+        self,
+        *,
+        due_only: bool = True,
+        on_report: Callable[[PollReport], None] | None = None,
+        guilds: Callable[[int | None], bool] | None = None,
     ) -> list[PollReport]:
-        """Poll the active feeds that are due (or all of them), several at once; each
-        report goes to `on_report` as its feed finishes. A feed that fails is reported and
-        scheduled again; the others go on."""
-        feeds = self.records.claim(now=self.clock(), lease_s=self.lease_s, due_only=due_only)
+        """Poll the active feeds that are due (or all of them; with `guilds`, only those
+        of the servers it accepts), several at once; each report goes to `on_report` as its
+        feed finishes. A feed that fails is reported and scheduled again; the others go on."""
+        feeds = self.records.claim(
+            now=self.clock(), lease_s=self.lease_s, due_only=due_only, guilds=guilds
+        )
         reports: list[PollReport] = []
         if not feeds:
             return reports

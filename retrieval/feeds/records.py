@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -211,11 +211,20 @@ class FeedRecords:
         return [_feed(row) for row in rows]
 
     # -- polling ---------------------------------------------------------------------------
-    def claim(self, *, now: float, lease_s: float, due_only: bool = True) -> list[Feed]:
+    def claim(
+        self,
+        *,
+        now: float,
+        lease_s: float,
+        due_only: bool = True,
+        guilds: Callable[[int | None], bool] | None = None,
+    ) -> list[Feed]:
         """The active feeds due by `now` (or all active ones), each claimed for `lease_s`
         seconds: another poller sees them as not due until the poll finishes, the lease
         runs out, or the process that claimed them dies (a poller killed mid-poll: its
-        feeds are due at once, so a restarted bot resumes them)."""
+        feeds are due at once, so a restarted bot resumes them). With `guilds`, only the
+        feeds whose server id (None: followed from the shell) it accepts: a bot process
+        that runs some of the shards polls its own servers' feeds."""
         due = "AND next_poll_at <= ?" if due_only else ""
         args: tuple[Any, ...] = (now,) if due_only else ()
         with self._lock, sqlite_file.immediate(self._db):
@@ -228,6 +237,8 @@ class FeedRecords:
                 "ORDER BY next_poll_at, id",
                 args,
             ).fetchall()
+            if guilds is not None:
+                rows = [row for row in rows if guilds(row[4])]
             self._db.executemany(
                 "UPDATE feeds SET next_poll_at = ? WHERE id = ?",
                 [(now + lease_s, row[0]) for row in rows],

@@ -24,7 +24,7 @@ from bot.discord_bot.messages import NO_MENTIONS, escape
 from bot.discord_bot.news import NewsAPI
 from bot.discord_bot.rate_limit import AddLimit
 from bot.discord_bot.servers import ServerSettingsCache
-from bot.discord_bot.settings import DiscordSettings
+from bot.discord_bot.settings import DiscordSettings, feeds_polled_by
 from retrieval.service import is_url
 from retrieval.types import PollReport
 
@@ -67,7 +67,9 @@ class FeedsCog(commands.Cog, name="Feeds"):
         server's new articles in one message, in its announcement channel if it has one.
         A failure is logged and the loop goes on at its next tick."""
         try:
-            reports = await asyncio.to_thread(self.service.poll_feeds)
+            reports = await asyncio.to_thread(
+                self.service.poll_feeds, guilds=feeds_polled_by(self.options)
+            )
             await self.announce(reports)
         except Exception:
             log.exception("polling the feeds failed")
