@@ -73,8 +73,9 @@ class NewsbotGroup(click.Group):
             fail(str(exc))
         except ValidationError as exc:
             first = exc.errors()[0]
-            where = ".".join(str(x) for x in first.get("loc", ())) or "settings"
-            fail(f"invalid setting {where}: {first.get('msg')}")
+            message = str(first.get("msg")).removeprefix("Value error, ")
+            where = ".".join(str(x) for x in first.get("loc", ()))
+            fail(f"invalid setting {where}: {message}" if where else f"invalid settings: {message}")
 
 
 @click.group(cls=NewsbotGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -4,6 +4,8 @@ limit, the conversation log, and turning uploads into articles."""
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 
 import discord
 import pytest
@@ -13,8 +15,15 @@ from pydantic import ValidationError
 from bot.cli import main
 from bot.discord_bot.conversations import ConversationLog
 from bot.discord_bot.rate_limit import RateLimiter
-from bot.discord_bot.settings import DiscordSettings, knowledge_base_for, may_edit_articles
+from bot.discord_bot.settings import (
+    DiscordSettings,
+    feeds_polled_by,
+    knowledge_base_for,
+    may_edit_articles,
+    parse_shard_ids,
+)
 from retrieval.errors import ArticleError
+from retrieval.feeds.records import FeedRecords
 from retrieval.ingest.uploads import article_from_text, articles_from_file
 from retrieval.types import Turn
 
@@ -68,6 +77,56 @@ def test_invalid_discord_settings_are_refused(
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
         DiscordSettings(_env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("text", "ids"),
+    [("0", [0]), ("0-3", [0, 1, 2, 3]), ("0,2", [0, 2]), (" 4 - 5 , 1", [1, 4, 5]), ("1,1", [1])],
+)
+def test_shard_ids_are_read_as_ranges_and_lists(text: str, ids: list[int]) -> None:
+    assert parse_shard_ids(text) == ids
+    assert DiscordSettings(_env_file=None, shards=6, shard_ids=text).shard_list == ids  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("shards", "shard_ids", "says"),
+    [
+        (None, "0-1", "NEWSBOT_DISCORD_SHARDS"),  # a range without a count
+        ("auto", "0", "NEWSBOT_DISCORD_SHARDS"),  # the count must be known
+        (2, "2", "shard 2 is not below NEWSBOT_DISCORD_SHARDS=2"),
+        (2, "1-0", "write shard ids as"),
+        (2, "0;1", "write shard ids as"),
+        (2, "", "write shard ids as"),
+    ],
+)
+def test_shard_ids_that_cannot_be_run_are_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, shards: object, shard_ids: str, says: str
+) -> None:
+    if shards is not None:
+        monkeypatch.setenv("NEWSBOT_DISCORD_SHARDS", str(shards))
+    monkeypatch.setenv("NEWSBOT_DISCORD_SHARD_IDS", shard_ids)
+    result = CliRunner().invoke(main, ["discord"], env={"DISCORD_TOKEN": "x"})
+    assert result.exit_code == 1
+    assert result.output.startswith("error: invalid setting") and says in result.output
+    assert result.output.count("\n") == 1
+
+
+def test_a_process_with_some_shards_polls_its_own_servers_feeds(tmp_path: Path) -> None:
+    on_0, on_1 = 8 << 22, 7 << 22  # shard (id >> 22) % 2: 0 and 1
+    records = FeedRecords(tmp_path / "feeds.sqlite3")
+    for guild_id in (on_0, on_1, None):
+        records.add(
+            kb="k", url=f"https://x.test/{guild_id}", title="", guild_id=guild_id, interval_s=60
+        )
+    first = DiscordSettings(_env_file=None, shards=2, shard_ids="0")  # type: ignore[call-arg]
+    second = DiscordSettings(_env_file=None, shards=2, shard_ids="1")  # type: ignore[call-arg]
+    claimed = records.claim(now=time.time(), lease_s=1800, guilds=feeds_polled_by(second))
+    assert [f.guild_id for f in claimed] == [on_1]
+    claimed = records.claim(now=time.time(), lease_s=1800, guilds=feeds_polled_by(first))
+    assert sorted(f.guild_id or 0 for f in claimed) == [0, on_0]  # and the shell's feed
+    assert feeds_polled_by(DiscordSettings(_env_file=None, shards=2)) is None  # type: ignore[call-arg]
+    assert records.claim(now=time.time(), lease_s=1800) == []  # all three are claimed
+    records.close()
 
 
 @pytest.mark.parametrize(
