@@ -18,7 +18,7 @@ from importlib import resources
 from typing import Any
 
 import pytest
-from fake_discord import Call, FakeDiscord, running_bot
+from fake_discord import Call, FakeDiscord, FakeGuild, running_bot, shard_of
 
 from bot.discord_bot import DiscordSettings, NewsBot, build_bot
 from retrieval.build import build_service
@@ -189,9 +189,11 @@ class LongAnswerService(DelegatingService):
 
 
 @contextlib.asynccontextmanager
-async def discord_bot(service: Any, **options: Any) -> AsyncIterator[tuple[FakeDiscord, NewsBot]]:
-    """A fake Discord with the newsbot bot connected to it."""
-    async with FakeDiscord() as fake:
+async def discord_bot(
+    service: Any, *, guilds: list[FakeGuild] | None = None, **options: Any
+) -> AsyncIterator[tuple[FakeDiscord, NewsBot]]:
+    """A fake Discord (with `guilds`, else two) with the newsbot bot connected to it."""
+    async with FakeDiscord(guilds) as fake:
         bot = build_bot(
             service=service, options=DiscordSettings(guild_ready_timeout=0.05, **options)
         )
@@ -199,6 +201,14 @@ async def discord_bot(service: Any, **options: Any) -> AsyncIterator[tuple[FakeD
             yield fake, bot
         assert fake.blocked == []
         assert [c for c in fake.calls if c.status >= 400] == []
+
+
+def guild_on(shard: int, shard_count: int) -> FakeGuild:
+    """A server whose events Discord sends to `shard` (of `shard_count`)."""
+    guild = FakeGuild(f"Shard {shard} server")
+    while shard_of(guild.id, shard_count) != shard:
+        guild = FakeGuild(f"Shard {shard} server", id=guild.id + (1 << 22))
+    return guild
 
 
 def kb_of(fake: FakeDiscord, guild: int = 0) -> str:

@@ -6,15 +6,24 @@ the feed's articles and posts their headlines there in one message that pings no
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
-from discord_harness import discord_bot, followup, kb_of, news_service_fixture, slash  # noqa: F401
+from discord_harness import (  # noqa: F401
+    discord_bot,
+    followup,
+    guild_on,
+    kb_of,
+    news_service_fixture,
+    slash,
+)
 from fake_discord import AUTOCOMPLETE, SUPPRESS_EMBEDS, assert_private
 from feed_site import FeedSite, feed_site, town_story
 
 from retrieval.service import NewsService
+from retrieval.types import ServerSettings
 
 pytestmark = [pytest.mark.server]
 
@@ -111,6 +120,41 @@ async def test_follow_announce_list_latest_and_unfollow(
         assert_private(gone)
         assert news_service.feeds_followed(guild_id=fake.guilds[0].id) == []
         assert len(news_service.list(kb=kb_of(fake))) == 3  # the articles stay
+
+
+async def test_a_bot_running_some_shards_polls_only_its_own_servers_feeds(
+    news_service: NewsService, site: FeedSite
+) -> None:
+    """Several bot processes on one data folder (each running some shards) all see every
+    followed feed; each polls only its own servers', whose channels it can see to announce
+    in. Here the process runs shard 0 of 2: the feed of the server on shard 1 is left for
+    the process running shard 1."""
+    mine, theirs = guild_on(0, 2), guild_on(1, 2)
+    for n, guild in enumerate((mine, theirs)):
+        url = site.add_feed(f"/feed{n}.xml", "rss", f"Gazette {n}", [town_story(n)])
+        news_service.follow_feed(url, kb=f"guild-{guild.id}", guild_id=guild.id)
+        news_service.save_server_settings(
+            guild.id, ServerSettings(announce_channel_id=guild.channel_id)
+        )
+    read_at_follow = site.requested("/feed1.xml")  # following reads the feed once
+    options = {**OPTIONS, "shards": 2, "shard_ids": "0"}
+    async with discord_bot(news_service, guilds=[mine, theirs], **options) as (fake, bot):
+        assert fake.connected_shards == [(0, 2)]
+        assert [g.id for g in bot.guilds] == [mine.id]
+        posted = await fake.wait_for_call(
+            lambda c: (
+                c.matches("POST", f"/channels/{mine.channel_id}/messages")
+                and "new article" in (c.json.get("content") or "")
+            ),
+            timeout=60,
+        )
+        assert town_story(0).title in posted.json["content"]
+        await asyncio.sleep(1.0)  # five more looks of the poll loop
+        assert site.requested("/feed1.xml") == read_at_follow  # the other process's: not polled
+        assert news_service.list(kb=f"guild-{theirs.id}") == []
+        assert not [c for c in fake.calls if c.path == f"/channels/{theirs.channel_id}/messages"]
+    [left] = news_service.feeds_followed(guild_id=theirs.id)
+    assert left.last_polled_at is None  # still due, for its own process
 
 
 async def test_a_server_may_follow_only_so_many_feeds(

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from discord_harness import followup, slash
-from fake_discord import Call, FakeDiscord, FakeGuild, shard_of
+from discord_harness import followup, guild_on, slash
+from fake_discord import Call, FakeDiscord, FakeGuild
 from test_chroma_server import chroma_url  # noqa: F401  (the module's `chroma run` fixture)
 
 pytestmark = pytest.mark.server
@@ -60,14 +60,6 @@ ORCHARD = (
     "The Wexcombe cider orchard planted 900 new apple trees this winter. "
     "The orchard expects its first cider pressing from the new apple trees in 2029."
 )
-
-
-def guild_on(shard: int) -> FakeGuild:
-    """A server whose events Discord sends to `shard` (of SHARDS)."""
-    guild = FakeGuild(f"Shard {shard} server")
-    while shard_of(guild.id, SHARDS) != shard:
-        guild = FakeGuild(f"Shard {shard} server", id=guild.id + (1 << 22))
-    return guild
 
 
 def newsbot_env(chroma: str, **extra: str) -> dict[str, str]:
@@ -177,7 +169,7 @@ async def test_two_bot_processes_each_a_shard_share_one_chroma_server(
     bots: list[BotProcess],
     tmp_path: Path,
 ) -> None:
-    first, second = guild_on(0), guild_on(1)
+    first, second = guild_on(0, SHARDS), guild_on(1, SHARDS)
     async with FakeDiscord([first, second]) as fake:
         bots.append(BotProcess(fake, chroma_url, "0", tmp_path / "shard-0.log"))
         await connected(fake, bots[0], [(0, SHARDS)])  # only its own shard's connection
