@@ -14,8 +14,9 @@ __all__ = ["AddLimit", "LimitReached", "RateLimiter"]
 
 
 class RateLimiter:
-    """Keyed by one id: a user's (counted wherever they ask, so it holds under sharding), or a
-    server's. Forgetting an idle key loses nothing but its count."""
+    """Keyed by one id: a user's (counted wherever they ask among this process's shards;
+    several bot processes, each a range of shards, count apart), or a server's (on one shard,
+    so exact). Forgetting an idle key loses nothing but its count."""
 
     def __init__(
         self, limit: int, *, window_s: float = 60.0, clock: Callable[[], float] = time.monotonic
