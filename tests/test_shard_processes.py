@@ -25,6 +25,8 @@ from discord_harness import followup, guild_on, slash
 from fake_discord import Call, FakeDiscord, FakeGuild
 from test_chroma_server import chroma_url  # noqa: F401  (the module's `chroma run` fixture)
 
+from retrieval.index.local_server import read_record
+
 pytestmark = pytest.mark.server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -189,6 +191,9 @@ async def test_two_bot_processes_each_a_shard_share_one_chroma_server(
         assert "Wexcombe" not in json.dumps([c.json for c in harbour])
         assert "Port Ellery" not in json.dumps([c.json for c in orchard])
 
+        # no process started a local Chroma server of its own: all went to the one given
+        data_dir = Path(os.environ["NEWSBOT_DATA_DIR"])
+        assert read_record(data_dir / "chroma") is None
         # a shell on the same Chroma server sees what each bot process added
         for guild, title in ((first, "Port Ellery"), (second, "Wexcombe")):
             listed = newsbot(chroma_url, "articles", "--kb", f"guild-{guild.id}")
