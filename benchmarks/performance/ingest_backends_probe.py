@@ -11,8 +11,11 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Literal
 
 from benchmarks.performance.measure import write_result
+
+Backend = Literal["torch", "onnx", "onnx-int8"]
 
 
 def main() -> None:
@@ -32,7 +35,7 @@ def main() -> None:
         records = [json.loads(line) for line, _ in zip(handle, range(args.articles), strict=False)]
     articles = [article_from_dict(record) for record in records]
     default = Settings().embedding_backend
-    backends = [default, "torch"] if default != "torch" else ["torch", "onnx"]
+    backends: list[Backend] = [default, "torch"] if default != "torch" else ["torch", "onnx"]
     settings = {
         backend: Settings(data_dir=args.work / backend, embedding_backend=backend)
         for backend in backends
