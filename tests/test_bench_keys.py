@@ -97,3 +97,12 @@ def test_bench_max_size_rejects_an_unknown_size() -> None:
     outcome = CliRunner().invoke(main, ["bench", "--max-size", "10m"])
     assert outcome.exit_code == 2
     assert "10m" in outcome.output
+
+
+def test_cold_ask_s_is_measured_on_the_default_backend() -> None:
+    from benchmarks.performance.runner import COLD_BACKENDS
+    from retrieval.config import Settings
+
+    default = Settings.model_fields["embedding_backend"].default
+    assert dict(COLD_BACKENDS)[default] == ""  # the key `cold_ask_s`, no suffix
+    assert sorted(suffix for _, suffix in COLD_BACKENDS) == ["", "_onnx", "_torch"]

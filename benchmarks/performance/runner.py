@@ -51,6 +51,9 @@ EVAL_METRICS = (
     "false_abstain_rate",
 )
 NEWSBOT = Path(sys.executable).parent / "newsbot"
+# (backend, key suffix) of the cold asks: `cold_ask_s` is the default backend's (onnx, the
+# fp32 export), the others beside it
+COLD_BACKENDS = (("onnx", ""), ("torch", "_torch"), ("onnx-int8", "_onnx"))
 GOALS = [
     # (key, comparison, target, description)
     ("ingest_ratio", ">=", 0.9, "ingest throughput / raw encode throughput"),
@@ -303,8 +306,7 @@ def run_bench(
 def _cold_start(work: Path, env: dict[str, str], question: str) -> dict[str, Any]:
     help_runs = _timed_runs([str(NEWSBOT), "--help"], env, 7)
     cold: dict[str, Any] = {"help_s": statistics.median(help_runs), "help_runs_s": help_runs}
-    # `cold_ask_s` is the default backend's (onnx, the fp32 export); the others beside it
-    for backend, suffix in (("onnx", ""), ("torch", "_torch"), ("onnx-int8", "_onnx")):
+    for backend, suffix in COLD_BACKENDS:
         backend_env = {**env, "NEWSBOT_EMBEDDING_BACKEND": backend}
         probe = run_probe("cold_ask", ["--question", question], backend_env, work / "cold.json")
         cold[f"cold_ask_s{suffix}"] = probe["process_wall_s"]
