@@ -478,7 +478,16 @@ def run_discord(obj: Context) -> None:
     default=None,
     help="Folder for latest.json and scaling.png [default: benchmarks/results].",
 )
-def bench(as_json: bool, quick: bool, eval_set: str | None, results: Path | None) -> None:
+@click.option(
+    "--max-size",
+    type=click.Choice(["100k", "1m"]),
+    default="100k",
+    show_default=True,
+    help="Largest store the bench grows (a tenth with --quick); 1m takes hours.",
+)
+def bench(
+    as_json: bool, quick: bool, eval_set: str | None, results: Path | None, max_size: str
+) -> None:
     """Measure ingest and query speed, memory and cold start (see benchmarks/README.md)."""
     root = Path(__file__).resolve().parent.parent
     if not (root / "benchmarks" / "performance").is_dir():
@@ -489,6 +498,7 @@ def bench(as_json: bool, quick: bool, eval_set: str | None, results: Path | None
 
     result = run_bench(
         quick=quick,
+        max_size=max_size,
         results_dir=results or root / "benchmarks" / "results",
         eval_set=None if eval_set == "none" or (quick and eval_set is None) else eval_set or "rtqa",
         log=lambda line: click.echo(line, err=True),

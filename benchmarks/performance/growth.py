@@ -67,7 +67,9 @@ class GrowingStore:
             yield form.article
 
     def grow_to(self, target: int) -> None:
-        settings = Settings(data_dir=self.data_dir)
+        # no sentence rows: the replayed vectors are the chunks' only (embedding every copy's
+        # sentences would take hours); the grown store's sentences are embedded at query time
+        settings = Settings(data_dir=self.data_dir, store_sentence_vectors=False)
         service = build_service(settings, embeddings=self._replay)
         try:
             started = time.perf_counter()

@@ -1,5 +1,5 @@
-"""In a fresh process: the raw encode rate of the chunk texts (sentence-transformers directly,
-the model's limit here) and `newsbot ingest` of the same corpus, interleaved — half the raw
+"""In a fresh process: the raw encode rate of the chunk texts (the configured backend's own
+encoder directly — sentence-transformers, or the onnxruntime session — the model's limit here) and `newsbot ingest` of the same corpus, interleaved — half the raw
 encode before the ingest and half after — so a change in the machine's load touches both.
 Memory is sampled during the ingest. Writes the chunk vectors for the bench to reuse."""
 
@@ -29,13 +29,17 @@ def main() -> None:
 
     settings = Settings()
     service = build_service(settings)
-    model = service.embeddings.model  # the SentenceTransformer
+    model = service.embeddings.model  # the SentenceTransformer, or the onnxruntime encoder
+    onnx = settings.embedding_backend != "torch"
     service.embeddings.encode(["warm up"])
     texts = json.loads(args.texts.read_text("utf-8"))
     half = len(texts) // 2
 
     def raw(part: list[str]) -> tuple[np.ndarray, float]:
         started = time.perf_counter()
+        if onnx:  # the default backend: the encoder's own batches, no ingest around them
+            vectors = model.encode(part, service.embeddings.batch_size)
+            return np.asarray(vectors, dtype=np.float32), time.perf_counter() - started
         vectors = model.encode(
             part,
             batch_size=settings.embedding_batch_size,

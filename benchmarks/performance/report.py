@@ -24,6 +24,10 @@ def _rows(result: dict[str, Any]) -> list[tuple[str, str]]:
         ),
         ("newsbot ingest, chunks/s", _fmt(result.get("ingest_chunks_per_s"), 1)),
         ("ingest / raw", _fmt(result.get("ingest_ratio"))),
+        (
+            "ingest, default backend / torch (batch by batch)",
+            _fmt(result.get("ingest_speedup_vs_torch")),
+        ),
         ("onnx-int8 / torch throughput", _fmt(result.get("onnx_speedup"))),
         (
             "  / torch at 64 a batch (the old default)",
@@ -80,6 +84,21 @@ def _rows(result: dict[str, Any]) -> list[tuple[str, str]]:
             _fmt(result.get("peak_rss_mb_100k"), 0),
         ),
     ]
+    sizes = {label: step["chunks"] for label, step in growth.items()}
+    for key, what in (("rss", "query process memory"), ("disk", "store on disk")):
+        by_size = result.get(f"{key}_mb_per_1k_passages_by_size") or {}
+        if by_size:
+            rows.append(
+                (
+                    f"{what} per 1,000 passages, MB",
+                    ", ".join(
+                        f"{_fmt(mb)} at {sizes.get(label, 0):,}" for label, mb in by_size.items()
+                    ),
+                )
+            )
+        marginal = result.get(f"{key}_mb_per_1k_passages_marginal")
+        if marginal is not None:
+            rows.append(("  each 1,000 more (two largest sizes), MB", _fmt(marginal)))
     return rows
 
 

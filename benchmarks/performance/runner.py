@@ -30,6 +30,8 @@ from benchmarks.performance.measure import (
 )
 
 SIZES = {"1k": 1_000, "10k": 10_000, "100k": 100_000}
+# `--max-size 1m` adds a 1M step (off by default: see benchmarks/README.md for its cost)
+LARGER_SIZES = {"1m": 1_000_000}
 DATA = BBC.parent
 EVAL_SETS = {
     "rgb": (DATA / "rgb_fact" / "questions.jsonl", DATA / "rgb_fact" / "corpus.jsonl"),
@@ -49,6 +51,9 @@ EVAL_METRICS = (
     "false_abstain_rate",
 )
 NEWSBOT = Path(sys.executable).parent / "newsbot"
+# (backend, key suffix) of the cold asks: `cold_ask_s` is the default backend's (onnx, the
+# fp32 export), the others beside it
+COLD_BACKENDS = (("onnx", ""), ("torch", "_torch"), ("onnx-int8", "_onnx"))
 GOALS = [
     # (key, comparison, target, description)
     ("ingest_ratio", ">=", 0.9, "ingest throughput / raw encode throughput"),
@@ -88,9 +93,55 @@ def goal_table(result: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def sizes_up_to(max_size: str = "100k") -> dict[str, int]:
+    """The store sizes the bench grows to, in order, up to `max_size` (a label: 1k ... 1m)."""
+    every = {**SIZES, **LARGER_SIZES}
+    if max_size not in every:
+        raise ValueError(f"max size {max_size!r}: one of {', '.join(every)}")
+    labels = list(every)
+    return {label: every[label] for label in labels[: labels.index(max_size) + 1]}
+
+
+def folder_mb(folder: Path) -> float:
+    """The bytes of every file under `folder` (the store: Chroma's files and SQLite's), MB."""
+    files = (f for f in folder.rglob("*") if f.relative_to(folder).parts[0] != "models")
+    return sum(f.stat().st_size for f in files if f.is_file()) / 2**20
+
+
+def footprint(growth: dict[str, Any]) -> dict[str, Any]:
+    """Memory and disk per 1,000 stored passages at each size the store grew to: the querying
+    process's peak resident memory and the store folder's size, each divided by the passages
+    in thousands; the headline figures are the largest size's. `..._marginal` is the growth
+    between the two largest sizes per 1,000 passages added: what one more 1,000 costs, with
+    the model's and the interpreter's fixed share left out."""
+    steps = [
+        (label, step["chunks"], step["query"]["peak_rss_mb"], step["disk_mb"])
+        for label, step in growth.items()
+        if step.get("chunks") and "disk_mb" in step
+    ]
+    if not steps:
+        return {}
+    rss = {label: mb / (chunks / 1000) for label, chunks, mb, _ in steps}
+    disk = {label: mb / (chunks / 1000) for label, chunks, _, mb in steps}
+    largest = steps[-1][0]
+    result: dict[str, Any] = {
+        "rss_mb_per_1k_passages": rss[largest],
+        "rss_mb_per_1k_passages_by_size": rss,
+        "disk_mb_per_1k_passages": disk[largest],
+        "disk_mb_per_1k_passages_by_size": disk,
+    }
+    if len(steps) >= 2:
+        (_, small, small_rss, small_disk), (_, big, big_rss, big_disk) = steps[-2:]
+        added = (big - small) / 1000
+        result["rss_mb_per_1k_passages_marginal"] = (big_rss - small_rss) / added
+        result["disk_mb_per_1k_passages_marginal"] = (big_disk - small_disk) / added
+    return result
+
+
 def run_bench(
     *,
     quick: bool = False,
+    max_size: str = "100k",
     results_dir: Path,
     eval_set: str | None = "rtqa",
     keep: bool = False,
@@ -100,6 +151,7 @@ def run_bench(
 
     started = time.perf_counter()
     scale = 0.1 if quick else 1.0
+    sizes = sizes_up_to(max_size)
     user = Settings()
     model_cache = str(user.model_cache_dir or user.data_dir / "models")
     work = Path(tempfile.mkdtemp(prefix="newsbot-bench-"))
@@ -147,6 +199,21 @@ def run_bench(
         )
         shutil.rmtree(work / "ingested", ignore_errors=True)
 
+        # -- ingest: the default backend vs torch, batch by batch ---------------------------
+        articles = 40 if quick else 120
+        log(f"ingest speed: the default backend vs torch, {articles} articles, batch by batch")
+        backends = run_probe(
+            "ingest_backends_probe",
+            ["--corpus", str(corpus), "--articles", str(articles), "--work", str(work / "ib")],
+            env,
+            work / "ib.json",
+        )
+        result.update(
+            ingest_speedup_vs_torch=backends["speedup"],
+            ingest_backends=backends,
+        )
+        shutil.rmtree(work / "ib", ignore_errors=True)
+
         # -- ONNX int8 vs torch -----------------------------------------------------------
         sample = texts[:: max(1, len(texts) // (1024 if not quick else 256))]
         (work / "sample.json").write_text(json.dumps(sample), "utf-8")
@@ -170,7 +237,7 @@ def run_bench(
         store = GrowingStore(work / "grown", forms, vectors)
         store_env = probe_environment(store.data_dir, model_cache_dir=model_cache)
         growth: dict[str, Any] = {}
-        for label, size in SIZES.items():
+        for label, size in sizes.items():
             target = int(size * scale)
             log(f"store: growing to {target} chunks; then {len(asked)} questions")
             store.grow_to(target)
@@ -183,6 +250,7 @@ def run_bench(
             growth[label] = {
                 "chunks": store.stored_chunks,
                 "store_write_s": store.write_s,
+                "disk_mb": folder_mb(store.data_dir),
                 "query": query,
             }
             result[f"query_p50_ms_{label}"] = query["p50_ms"]
@@ -207,6 +275,7 @@ def run_bench(
                 result["query_p95_ms_100k_onnx"] = onnx_query["p95_ms"]
                 result["query_parts_p50_ms_100k_onnx"] = onnx_query["parts_p50_ms"]
         result["growth"] = growth
+        result.update(footprint(growth))
         result["growth_note"] = (
             "one store grown through the real ingest path (checks, chunking, Chroma + BM25 "
             "writes) with replayed vectors: the BBC corpus, then copies with new ids, digits "
@@ -237,8 +306,7 @@ def run_bench(
 def _cold_start(work: Path, env: dict[str, str], question: str) -> dict[str, Any]:
     help_runs = _timed_runs([str(NEWSBOT), "--help"], env, 7)
     cold: dict[str, Any] = {"help_s": statistics.median(help_runs), "help_runs_s": help_runs}
-    # `cold_ask_s` is the default backend's (onnx, the fp32 export); the others beside it
-    for backend, suffix in (("onnx", ""), ("torch", "_torch"), ("onnx-int8", "_onnx")):
+    for backend, suffix in COLD_BACKENDS:
         backend_env = {**env, "NEWSBOT_EMBEDDING_BACKEND": backend}
         probe = run_probe("cold_ask", ["--question", question], backend_env, work / "cold.json")
         cold[f"cold_ask_s{suffix}"] = probe["process_wall_s"]

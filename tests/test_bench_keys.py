@@ -1,0 +1,108 @@
+"""The bench's own arithmetic and report (no bench run: that is `newsbot bench`): the sizes it
+grows to, memory and disk per 1,000 passages, the store folder's size, and the report rows of
+the keys issue 16 added."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from benchmarks.performance.report import render_markdown, render_text
+from benchmarks.performance.runner import folder_mb, footprint, sizes_up_to
+from bot.cli import main
+from retrieval.service import NewsService
+from retrieval.types import Article
+
+
+def _step(chunks: int, rss: float, disk: float) -> dict[str, Any]:
+    query = {"p50_ms": 50.0, "p95_ms": 70.0, "peak_rss_mb": rss}
+    return {"chunks": chunks, "store_write_s": 1.0, "disk_mb": disk, "query": query}
+
+
+def test_sizes_default_to_100k_and_reach_1m_only_when_asked() -> None:
+    assert list(sizes_up_to()) == ["1k", "10k", "100k"]
+    assert sizes_up_to("1m") == {"1k": 1_000, "10k": 10_000, "100k": 100_000, "1m": 1_000_000}
+    assert list(sizes_up_to("10k")) == ["1k", "10k"]
+    with pytest.raises(ValueError, match="10m"):
+        sizes_up_to("10m")
+
+
+def test_footprint_per_1k_passages_at_each_size_and_marginal() -> None:
+    growth = {
+        "1k": _step(1_000, 600.0, 5.0),
+        "10k": _step(10_000, 690.0, 50.0),
+        "100k": _step(100_000, 870.0, 520.0),
+    }
+    figures = footprint(growth)
+    assert figures["rss_mb_per_1k_passages_by_size"] == pytest.approx(
+        {"1k": 600.0, "10k": 69.0, "100k": 8.7}
+    )
+    assert figures["disk_mb_per_1k_passages_by_size"] == pytest.approx(
+        {"1k": 5.0, "10k": 5.0, "100k": 5.2}
+    )
+    # the headline figure is the largest size's
+    assert figures["rss_mb_per_1k_passages"] == pytest.approx(8.7)
+    assert figures["disk_mb_per_1k_passages"] == pytest.approx(5.2)
+    # what 1,000 more passages cost between the two largest sizes
+    assert figures["rss_mb_per_1k_passages_marginal"] == pytest.approx(180.0 / 90)
+    assert figures["disk_mb_per_1k_passages_marginal"] == pytest.approx(470.0 / 90)
+
+
+def test_footprint_of_one_size_has_no_marginal_and_of_none_is_empty() -> None:
+    figures = footprint({"1k": _step(2_000, 700.0, 9.0)})
+    assert figures["rss_mb_per_1k_passages"] == pytest.approx(350.0)
+    assert figures["disk_mb_per_1k_passages"] == pytest.approx(4.5)
+    assert "rss_mb_per_1k_passages_marginal" not in figures
+    assert footprint({}) == {}
+
+
+def test_folder_mb_counts_a_real_store_and_grows_with_it(
+    make_fake_service: Callable[..., NewsService], seed_article: Article, tmp_path: Path
+) -> None:
+    service = make_fake_service("grown")
+    folder = tmp_path / "grown"
+    empty = folder_mb(folder)
+    service.add(seed_article)
+    service.close()
+    stored = folder_mb(folder)
+    files = [f for f in folder.rglob("*") if f.is_file()]
+    assert stored == pytest.approx(sum(f.stat().st_size for f in files) / 2**20)
+    assert stored > empty > 0
+    # an ONNX export cached inside the data dir is not the store
+    (folder / "models").mkdir()
+    (folder / "models" / "model.onnx").write_bytes(b"\0" * 2**20)
+    assert folder_mb(folder) == pytest.approx(stored)
+
+
+def test_report_shows_the_new_keys() -> None:
+    growth = {"1k": _step(1_001, 650.0, 5.5), "10k": _step(10_006, 700.0, 52.0)}
+    result: dict[str, Any] = {"ingest_speedup_vs_torch": 1.23, "growth": growth}
+    result.update(footprint(growth))
+    text = render_text(result)
+    assert "ingest, default backend / torch (batch by batch)" in text
+    assert "1.23" in text
+    assert "query process memory per 1,000 passages, MB" in text
+    assert "649.35 at 1,001, 69.96 at 10,006" in text
+    assert "store on disk per 1,000 passages, MB" in text
+    assert "5.49 at 1,001, 5.20 at 10,006" in text
+    markdown = render_markdown(result)
+    assert "| ingest, default backend / torch (batch by batch) | 1.23 |" in markdown
+
+
+def test_bench_max_size_rejects_an_unknown_size() -> None:
+    outcome = CliRunner().invoke(main, ["bench", "--max-size", "10m"])
+    assert outcome.exit_code == 2
+    assert "10m" in outcome.output
+
+
+def test_cold_ask_s_is_measured_on_the_default_backend() -> None:
+    from benchmarks.performance.runner import COLD_BACKENDS
+    from retrieval.config import Settings
+
+    default = Settings.model_fields["embedding_backend"].default
+    assert dict(COLD_BACKENDS)[default] == ""  # the key `cold_ask_s`, no suffix
+    assert sorted(suffix for _, suffix in COLD_BACKENDS) == ["", "_onnx", "_torch"]
