@@ -38,6 +38,12 @@ from retrieval.types import Article
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
+# The BBC set of the shared data, beside the project's folder in the team's workspace but not
+# in every clone: the few tests that need its real articles say so and skip without it.
+BBC_NEWS = SHARED_DATA / "bbc_news.jsonl"
+needs_bbc = pytest.mark.skipif(
+    not BBC_NEWS.exists(), reason=f"needs the shared BBC set at {BBC_NEWS}"
+)
 SEED_JSON = ROOT / "retrieval" / "demo" / "seed_article.json"
 
 

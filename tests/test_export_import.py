@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
-from conftest import ROOT, SHARED_DATA
+from conftest import BBC_NEWS, ROOT, needs_bbc
 from test_chroma_server import chroma_url  # noqa: F401  (the real server's fixture)
 
 from bot.cli import Context, main
@@ -31,15 +31,16 @@ from retrieval.types import Article, Feedback, ServerSettings
 KB = "guild-42"  # a Discord server's knowledge base: its settings go with it
 
 
-def bbc_articles(count: int) -> list[Article]:
-    with (SHARED_DATA / "bbc_news.jsonl").open(encoding="utf-8") as lines:
+def own_articles(count: int) -> list[Article]:
+    """Real-looking news articles the project wrote itself (evals/), in every clone."""
+    with (ROOT / "evals" / "news_aware_corpus.jsonl").open(encoding="utf-8") as lines:
         return [article_from_dict(json.loads(next(lines))) for _ in range(count)]
 
 
 def fill(service: NewsService, seed_article: Article, *, kb: str = KB) -> None:
     """Articles (one of them updated: its chunks carry a version), a feed with entries read,
     a server's settings and a vote."""
-    service.add_many([seed_article, *bbc_articles(4)], kb=kb)
+    service.add_many([seed_article, *own_articles(4)], kb=kb)
     first = Article(id="local-note", title="Council vote", text="The council voted 7 to 2.")
     service.add(first, kb=kb)
     assert service.add(replace(first, text="The council voted 6 to 3."), kb=kb).status == "updated"
@@ -307,7 +308,7 @@ def test_a_bad_file_is_refused_in_one_line_and_nothing_is_written(
 
     target = make_fake_service("target")
     target.add(seed_article, kb="default")
-    target.add(bbc_articles(1)[0], kb=KB)  # the knowledge base the file would add to
+    target.add(own_articles(1)[0], kb=KB)  # the knowledge base the file would add to
     before = {kb: export(target, tmp_path / f"before-{kb}.nbk", kb=kb) for kb in ("default", KB)}
 
     result = invoke(target, "import", str(bad))
@@ -406,6 +407,7 @@ def seed_questions() -> list[str]:
 
 
 @pytest.mark.server
+@needs_bbc
 def test_an_export_answers_alike_in_a_fresh_embedded_store_and_on_a_chroma_server(
     make_service: Callable[..., NewsService],
     seed_article: Article,
@@ -416,7 +418,7 @@ def test_an_export_answers_alike_in_a_fresh_embedded_store_and_on_a_chroma_serve
     fill(source, seed_article)
     # the head of the BBC set, and the articles the seed questions on the BBC are about
     about = {"bbc-sport-014", "bbc-sport-305", "bbc-business-198", "bbc-business-297"}
-    corpus = [json.loads(line) for line in (SHARED_DATA / "bbc_news.jsonl").open(encoding="utf-8")]
+    corpus = [json.loads(line) for line in BBC_NEWS.open(encoding="utf-8")]
     chosen = [d for n, d in enumerate(corpus) if n < 30 or d["id"] in about]
     source.add_many([article_from_dict(d) for d in chosen], kb=KB)
     stored = len(source.list(kb=KB))

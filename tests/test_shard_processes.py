@@ -117,7 +117,7 @@ class BotProcess:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
         try:
-            return self.process.wait(60)
+            return self.process.wait(120)  # a bound on a stop, on a loaded machine
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()

@@ -12,10 +12,11 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import needs_bbc
 
 from benchmarks.soak import quick_config, render, run_soak
 
-pytestmark = [pytest.mark.model, pytest.mark.server]
+pytestmark = [pytest.mark.model, pytest.mark.server, needs_bbc]  # its articles are BBC's
 
 
 def test_a_short_soak_with_a_kill_loses_and_doubles_nothing(tmp_path: Path) -> None:
