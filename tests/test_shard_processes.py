@@ -31,9 +31,13 @@ pytestmark = pytest.mark.server
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARDS = 2
+# A test run started in the background by a shell without job control (`make test &`) starts
+# with SIGINT ignored, and its children inherit that: the bot would not see the Ctrl-C this
+# test sends. Python installs its KeyboardInterrupt handler only where SIGINT was not ignored.
 BOOTSTRAP = textwrap.dedent(
     """
-    import os, sys
+    import os, signal, sys
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import retrieval.build
     from fakes import FakeEmbeddings
 
