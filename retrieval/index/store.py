@@ -114,6 +114,26 @@ class StoredRecord:
     chunk_metadatas: list[dict[str, Any]]
     vectors: Any = None
 
+    @classmethod
+    def of(
+        cls,
+        record_id: str,
+        document: str,
+        metadata: dict[str, Any],
+        chunks: Sequence[Chunk],
+        vectors: Any,
+    ) -> StoredRecord:
+        """An article's record and the chunks it is split into, as the store writes them."""
+        return cls(
+            id=record_id,
+            document=document,
+            metadata=metadata,
+            chunk_ids=[c.id for c in chunks],
+            chunk_documents=[c.text for c in chunks],
+            chunk_metadatas=[chunk_metadata(metadata, c) for c in chunks],
+            vectors=vectors,
+        )
+
 
 def chunk_metadata(record: dict[str, Any], chunk: Chunk) -> dict[str, Any]:
     """A chunk's metadata, from its article's record metadata: what passages show."""
@@ -414,19 +434,10 @@ class ArticleStore:
                     "identity": article.id,
                 }
             )
-            records.append(
-                StoredRecord(
-                    id=article.id,
-                    document=article.text,
-                    metadata=record,
-                    chunk_ids=[c.id for c in chunks],
-                    chunk_documents=[c.text for c in chunks],
-                    chunk_metadatas=[chunk_metadata(record, c) for c in chunks],
-                    vectors=np.asarray(vectors, dtype=np.float32).reshape(len(chunks), -1)
-                    if chunks
-                    else None,
-                )
+            rows = (
+                np.asarray(vectors, dtype=np.float32).reshape(len(chunks), -1) if chunks else None
             )
+            records.append(StoredRecord.of(article.id, article.text, record, chunks, rows))
         self._write_records(kb, records, sentences)
 
     def _write_records(
@@ -616,7 +627,6 @@ class ArticleStore:
         record names one version whose chunks are all there; the rest is swept next time.
         False when another process stored this text meanwhile (nothing written). The new
         chunks' `sentences` are written with them, and the old ones' swept with them."""
-        import numpy as np
 
         with self._writes.held():
             articles = self._articles(kb)
@@ -642,21 +652,7 @@ class ArticleStore:
                 "published_at": article.published_at,
                 "version": version,
             }
-            if chunks:
-                rows = np.asarray(vectors, dtype=np.float32).reshape(len(chunks), -1)
-                for offset in range(0, len(chunks), MAX_BATCH):
-                    batch = chunks[offset : offset + MAX_BATCH]
-                    self._collection(kb, "chunks").upsert(
-                        ids=[c.id for c in batch],
-                        embeddings=rows[offset : offset + MAX_BATCH],
-                        documents=[c.text for c in batch],
-                        metadatas=[
-                            _clean(
-                                {**common, "chunk_index": c.index, "start": c.start, "end": c.end}
-                            )
-                            for c in batch
-                        ],
-                    )
+            self._upsert_chunks(kb, common, chunks, vectors)
             self.lexical.keep_rows(
                 kb,
                 current.id,
@@ -682,6 +678,25 @@ class ArticleStore:
             self._keep_chunks(kb, current.id, {c.id for c in chunks})
             articles.update(ids=[current.id], metadatas=[{"leftovers": None}])
             return True
+
+    def _upsert_chunks(
+        self, kb: str, record: dict[str, Any], chunks: Sequence[Chunk], vectors: Any
+    ) -> None:
+        """(Under the write lock.) Write the chunks, with their vectors, of the article whose
+        record (metadata) is `record`: beside those stored, or over them where the ids match."""
+        import numpy as np
+
+        if not chunks:
+            return
+        rows = np.asarray(vectors, dtype=np.float32).reshape(len(chunks), -1)
+        for offset in range(0, len(chunks), MAX_BATCH):
+            batch = chunks[offset : offset + MAX_BATCH]
+            self._collection(kb, "chunks").upsert(
+                ids=[c.id for c in batch],
+                embeddings=rows[offset : offset + MAX_BATCH],
+                documents=[c.text for c in batch],
+                metadatas=[chunk_metadata(record, c) for c in batch],
+            )
 
     @_reconnecting
     def sweep_leftovers(self, kb: str, stored: StoredVersion) -> None:
@@ -819,7 +834,6 @@ class ArticleStore:
         write: if the chunking now gives another count, the record is marked while both may
         be there, then moves to the new count, then the rest is swept. False when the
         record changed meanwhile (nothing written)."""
-        import numpy as np
 
         with self._writes.held():
             articles = self._collection(kb, "articles")
@@ -840,18 +854,7 @@ class ArticleStore:
                 "published_at": article.published_at,
                 "version": current.version,
             }
-            rows = np.asarray(vectors, dtype=np.float32).reshape(len(chunks), -1)
-            for offset in range(0, len(chunks), MAX_BATCH):
-                batch = chunks[offset : offset + MAX_BATCH]
-                self._collection(kb, "chunks").upsert(
-                    ids=[c.id for c in batch],
-                    embeddings=rows[offset : offset + MAX_BATCH],
-                    documents=[c.text for c in batch],
-                    metadatas=[
-                        _clean({**common, "chunk_index": c.index, "start": c.start, "end": c.end})
-                        for c in batch
-                    ],
-                )
+            self._upsert_chunks(kb, common, chunks, vectors)
             self.lexical.keep_rows(
                 kb,
                 current.id,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retrieval.errors import ExportFileError
-from retrieval.index.store import StoredRecord, chunk_metadata
+from retrieval.index.store import StoredRecord
 from retrieval.ingest.chunking import split_article
 from retrieval.portable.format import ExportItem, ExportWriter, Header, read_export
 from retrieval.types import Article
@@ -262,17 +262,7 @@ def _embedded(
     embedded = []
     for (record, _, chunks), rows in zip(prepared, vectors, strict=True):
         meta = {**record.metadata, "chunks": len(chunks)}
-        embedded.append(
-            StoredRecord(
-                id=record.id,
-                document=record.document,
-                metadata=meta,
-                chunk_ids=[c.id for c in chunks],
-                chunk_documents=[c.text for c in chunks],
-                chunk_metadatas=[chunk_metadata(meta, c) for c in chunks],
-                vectors=rows,
-            )
-        )
+        embedded.append(StoredRecord.of(record.id, record.document, meta, chunks, rows))
     return embedded, sentences
 
 
