@@ -16,7 +16,7 @@ import re
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-__all__ = ["FakeEmbeddings", "word_stems"]
+__all__ = ["Clock", "FakeEmbeddings", "word_stems"]
 
 # Enough function words that "the"/"of" do not make every pair of sentences alike.
 _STOP_WORDS = frozenset(
@@ -70,3 +70,13 @@ class FakeEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self.encode([text])[0].tolist()
+
+
+class Clock:
+    """A clock the test moves (`clock.now += 60`), for what takes `clock=` (rate limits)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now

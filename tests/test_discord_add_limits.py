@@ -19,6 +19,7 @@ from discord_harness import (
     slash,
 )
 from fake_discord import assert_private
+from fakes import Clock
 from feed_site import FeedSite, feed_site, town_story
 
 from bot.discord_bot.messages import add_limited
@@ -28,14 +29,6 @@ from retrieval.service import NewsService
 from retrieval.types import AddResult, Article, Feed
 
 # -- the limit, on a fake clock ----------------------------------------------------------------
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_a_member_is_held_to_their_own_limit_for_an_hour_wherever_they_add() -> None:

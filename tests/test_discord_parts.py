@@ -10,6 +10,7 @@ from pathlib import Path
 import discord
 import pytest
 from click.testing import CliRunner
+from fakes import Clock
 from pydantic import ValidationError
 
 from bot.cli import main
@@ -168,14 +169,6 @@ def test_discord_hides_editing_commands_from_others_by_default(
 
 
 # -- rate limit ------------------------------------------------------------------------------
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_rate_limit_is_a_sliding_window_per_user() -> None:

@@ -20,7 +20,7 @@ from discord_harness import (
     news_service_fixture,  # noqa: F401 (registers the `news_service` fixture)
     slash,
 )
-from fakes import FakeEmbeddings
+from fakes import Clock, FakeEmbeddings
 from loopback_http import serve
 
 from bot.discord_bot import DiscordSettings
@@ -33,14 +33,6 @@ from retrieval.errors import ArticleError
 from retrieval.service import NewsService
 
 # -- rate limits -------------------------------------------------------------------------------
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def ask_cog(user_limit: int, guild_limit: int, clock: Clock) -> AskCog:
