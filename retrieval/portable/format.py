@@ -30,7 +30,7 @@ import math
 import os
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -417,15 +417,7 @@ def _finished(article: ExportItem, header: Header) -> ExportItem:
         if len(record.chunk_ids) != chunks:
             raise _Bad(f"article {record.id} has {len(record.chunk_ids)} of its {chunks} chunks")
         vectors = np.stack(record.vectors) if record.vectors else None
-        record = StoredRecord(
-            id=record.id,
-            document=record.document,
-            metadata=record.metadata,
-            chunk_ids=record.chunk_ids,
-            chunk_documents=record.chunk_documents,
-            chunk_metadatas=record.chunk_metadatas,
-            vectors=vectors,
-        )
+        record = replace(record, vectors=vectors)
     else:
         record = StoredRecord(record.id, record.document, record.metadata, [], [], [], None)
     return ExportItem("article", record=record, sentences=article.sentences)
