@@ -86,3 +86,70 @@ def test_embedding_text_carries_headline_and_date() -> None:
     a = Article(id="a", title="Port strike ends", text="Workers voted.", published_at="2024-03-02")
     [chunk] = split_article(a)
     assert embedding_text(a, chunk) == "Port strike ends (2024-03-02)\nWorkers voted."
+
+
+def _split_by_regex(text: str) -> list[tuple[int, int]]:
+    """The splitter as it was before it scanned instead of matching a regular expression
+    anchored at the end of the text before each period (quadratic on a long page)."""
+    import re
+
+    from retrieval.text import sentences as module
+
+    def ends_with_abbreviation(dot: int) -> bool:
+        word = re.search(r"([A-Za-z][A-Za-z.]*)$", text[:dot])
+        if not word:
+            return False
+        token = word.group(1).lower().rstrip(".")
+        return token in module._ABBREVIATIONS or len(token) == 1
+
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for match in module._BOUNDARY.finditer(text):
+        stop = match.end()
+        if not match.group().startswith("\n"):
+            following = text[stop:].lstrip()
+            if following and following[0].islower():
+                continue
+            if match.group().startswith(".") and ends_with_abbreviation(match.start()):
+                continue
+            if following[:1].isdigit() and text[: match.start()].lower().endswith("no"):
+                continue
+        module._add_trimmed(text, cursor, stop, spans)
+        cursor = stop
+    module._add_trimmed(text, cursor, len(text), spans)
+    return spans
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "Mr",
+                "No",
+                "U.S",
+                "e.g",
+                "a",
+                "The",
+                "said",
+                "10",
+                "é",
+                ".",
+                ". ",
+                "!",
+                "? ",
+                "\n",
+                " ",
+                "  ",
+                "”",
+                "x.",
+                "NO",
+                "Dr",
+                "...",
+            ]
+        ),
+        max_size=40,
+    ).map("".join)
+)
+def test_split_sentences_finds_the_spans_the_regular_expression_found(text: str) -> None:
+    assert split_sentences(text) == _split_by_regex(text)

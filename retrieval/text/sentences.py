@@ -17,12 +17,32 @@ _ABBREVIATIONS = frozenset(
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+|$)|\n\s*")
 
 
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.")
+
+
 def _ends_with_abbreviation(text: str, dot: int) -> bool:
-    word = re.search(r"([A-Za-z][A-Za-z.]*)$", text[:dot])
-    if not word:
+    """Whether the word before text[dot] (letters and dots, from its first ASCII letter) is
+    an abbreviation or one letter. Scans back from `dot`: a regular expression anchored at the
+    end of text[:dot] searched from every position, which made splitting a long page
+    quadratic."""
+    if dot > 0 and text[dot - 1] == "\n":
+        dot -= 1  # (as `$` matched before a last line break)
+    start = dot
+    while start > 0 and text[start - 1] in _WORD_CHARS:
+        start -= 1
+    while start < dot and text[start] == ".":
+        start += 1  # the word begins with a letter
+    if start == dot:
         return False
-    token = word.group(1).lower().rstrip(".")
+    token = text[start:dot].lower().rstrip(".")
     return token in _ABBREVIATIONS or len(token) == 1
+
+
+def _next_visible(text: str, position: int, end: int) -> str:
+    """The first character of text[position:end] that is not white space ("" if none)."""
+    while position < end and text[position].isspace():
+        position += 1
+    return text[position] if position < end else ""
 
 
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
@@ -33,12 +53,15 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
     for match in _BOUNDARY.finditer(text, start, end):
         stop = match.end()
         if not match.group().startswith("\n"):
-            following = text[stop:end].lstrip()
-            if following and following[0].islower():
+            following = _next_visible(text, stop, end)
+            if following and following.islower():
                 continue  # "e.g. the", "U.S. officials said" — not a boundary
             if match.group().startswith(".") and _ends_with_abbreviation(text, match.start()):
                 continue
-            if following[:1].isdigit() and text[: match.start()].lower().endswith("no"):
+            if (
+                following.isdigit()
+                and text[max(0, match.start() - 2) : match.start()].lower() == "no"
+            ):
                 continue  # "No. 10 Downing Street"
         _add_trimmed(text, cursor, stop, spans)
         cursor = stop
