@@ -8,13 +8,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from benchmarks.performance.corpus import ROOT, perturbed_copy, stored_forms
+from benchmarks.performance.growth import GrowingStore, ReplayEmbeddings, stored_sentence_vectors
 from benchmarks.performance.report import render_markdown, render_text
 from benchmarks.performance.runner import folder_mb, footprint, sizes_up_to
 from bot.cli import main
+from retrieval.index.sentence_vectors import sentence_key
 from retrieval.service import NewsService
+from retrieval.text.sentences import split_sentences
 from retrieval.types import Article
 
 
@@ -106,3 +111,62 @@ def test_cold_ask_s_is_measured_on_the_default_backend() -> None:
     default = Settings.model_fields["embedding_backend"].default
     assert dict(COLD_BACKENDS)[default] == ""  # the key `cold_ask_s`, no suffix
     assert sorted(suffix for _, suffix in COLD_BACKENDS) == ["", "_onnx", "_torch"]
+
+
+def test_footprint_served_counts_the_asking_process_and_the_server() -> None:
+    step = _step(10_000, 300.0, 50.0)
+    step["query_server"] = {"p50_ms": 60.0, "p95_ms": 80.0, "peak_rss_mb": 250.0}
+    step["query_server"]["server_peak_rss_mb"] = 150.0
+    figures = footprint({"10k": step})
+    assert figures["rss_mb_per_1k_passages"] == pytest.approx(30.0)
+    assert figures["rss_mb_per_1k_passages_server"] == pytest.approx(40.0)
+
+
+def _unit(rng: np.random.Generator, rows: int) -> np.ndarray:
+    vectors = rng.standard_normal((rows, 384)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_grown_copies_carry_sentence_rows_near_their_originals(tmp_path: Path) -> None:
+    """The bench's grown store has sentence rows as a real ingest's: a copy's sentences get
+    their original's vector plus noise, and a sentence the copy did not change is read from
+    copy 0's row, not stored again; a sentence the corpus's ingest did not store is counted."""
+    forms = stored_forms(ROOT / "evals" / "news_aware_corpus.jsonl")
+    rng = np.random.default_rng(3)
+    chunk_vectors = _unit(rng, sum(len(f.chunks) for f in forms))
+    space = ReplayEmbeddings().vector_space
+    originals = {
+        c.text[start:end] for f in forms for c in f.chunks for start, end in split_sentences(c.text)
+    }
+    texts = sorted(originals)
+    sentences = dict(
+        zip((sentence_key(space, t) for t in texts), _unit(rng, len(texts)), strict=True)
+    )
+    missing = sentence_key(space, texts[0])
+    del sentences[missing]
+
+    store = GrowingStore(tmp_path / "grown", forms, chunk_vectors, sentences)
+    corpus_chunks = len(chunk_vectors)
+    store.grow_to(2 * corpus_chunks)  # the corpus, then one perturbed copy
+    assert store.stored_chunks == 2 * corpus_chunks
+    assert store.sentences_without_vector >= 1
+
+    rows = stored_sentence_vectors(tmp_path / "grown" / "lexical.sqlite3")
+    kept = changed = 0
+    for form in forms:
+        copy = perturbed_copy(form, 1)
+        for chunk, original in zip(copy.chunks, form.chunks, strict=True):
+            for start, end in split_sentences(chunk.text):
+                key = sentence_key(space, original.text[start:end])
+                stored = rows[sentence_key(space, chunk.text[start:end])]
+                if key == missing:
+                    continue
+                # float16 storage; copy 0 exact to ~1e-3, a changed copy ~0.96 cosine
+                cosine = float(stored @ sentences[key]) / float(np.linalg.norm(stored))
+                if chunk.text[start:end] == original.text[start:end]:
+                    assert cosine > 0.999
+                    kept += 1
+                else:
+                    assert 0.85 < cosine < 0.995
+                    changed += 1
+    assert kept > 0 and changed > 0

@@ -121,9 +121,20 @@ def perturbed_copy(form: StoredForm, copy: int) -> StoredForm:
     return StoredForm(article, chunks)
 
 
+@dataclass(frozen=True)
+class GrownForm:
+    """One article of the grown corpus: `form` as stored, `original` the corpus article it
+    copies (itself for copy 0) and `vectors` its chunks' (unit length)."""
+
+    form: StoredForm
+    original: StoredForm
+    copy: int
+    vectors: np.ndarray
+
+
 def grown_corpus(
     forms: list[StoredForm], vectors: np.ndarray, *, noise: float = 0.3, seed: int = 7
-) -> Iterator[tuple[StoredForm, np.ndarray]]:
+) -> Iterator[GrownForm]:
     """The corpus (copy 0), then perturbed copies 1, 2, ... without end, each form with its
     chunk vectors (unit length)."""
     rng = np.random.default_rng(seed)
@@ -133,11 +144,16 @@ def grown_corpus(
         for index, form in enumerate(forms):
             rows = vectors[offsets[index] : offsets[index + 1]]
             if copy == 0:
-                yield form, rows
+                yield GrownForm(form, form, 0, rows)
                 continue
-            noisy = rows + noise * rng.standard_normal(rows.shape).astype(np.float32) / np.sqrt(
-                rows.shape[1]
-            )
-            noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
-            yield perturbed_copy(form, copy), noisy.astype(np.float32)
+            yield GrownForm(perturbed_copy(form, copy), form, copy, add_noise(rows, rng, noise))
         copy += 1
+
+
+def add_noise(rows: np.ndarray, rng: np.random.Generator, noise: float = 0.3) -> np.ndarray:
+    """Unit vectors near `rows` (cosine ~0.96 at the default noise)."""
+    noisy = rows + noise * rng.standard_normal(rows.shape).astype(np.float32) / np.sqrt(
+        rows.shape[1]
+    )
+    noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+    return noisy.astype(np.float32)

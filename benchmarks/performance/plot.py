@@ -26,6 +26,20 @@ def scaling_points(result: dict[str, Any]) -> dict[str, list[float]]:
         "measured_ingest_s": [float(result["ingest_s"])],
         "query_p50_ms": [float(growth[label]["query"]["p50_ms"]) for label in labels],
         "query_p95_ms": [float(growth[label]["query"]["p95_ms"]) for label in labels],
+        # the same questions through a `chroma run` server (runs before it have none)
+        "server_chunks": [
+            float(growth[label]["chunks"]) for label in labels if "query_server" in growth[label]
+        ],
+        "server_query_p50_ms": [
+            float(growth[label]["query_server"]["p50_ms"])
+            for label in labels
+            if "query_server" in growth[label]
+        ],
+        "server_query_p95_ms": [
+            float(growth[label]["query_server"]["p95_ms"])
+            for label in labels
+            if "query_server" in growth[label]
+        ],
     }
 
 
@@ -64,8 +78,15 @@ def plot_scaling(result: dict[str, Any], path: Path) -> Path | None:
     )
     left.set(xscale="log", yscale="log", xlabel="chunks", ylabel="seconds", title="Ingest time")
     left.legend(fontsize=8)
-    right.plot(points["chunks"], points["query_p50_ms"], "o-", label="p50")
-    right.plot(points["chunks"], points["query_p95_ms"], "s-", label="p95")
+    right.plot(points["chunks"], points["query_p50_ms"], "o-", label="p50, embedded")
+    right.plot(points["chunks"], points["query_p95_ms"], "s-", label="p95, embedded")
+    if points["server_chunks"]:
+        right.plot(
+            points["server_chunks"], points["server_query_p50_ms"], "o--", label="p50, server"
+        )
+        right.plot(
+            points["server_chunks"], points["server_query_p95_ms"], "s--", label="p95, server"
+        )
     if "query_p95_ms_100k_onnx" in result:
         right.plot(
             points["chunks"][-1:],
@@ -74,7 +95,12 @@ def plot_scaling(result: dict[str, Any], path: Path) -> Path | None:
             label="p95, onnx-int8 backend",
         )
     right.axhline(60, color="grey", linestyle=":", label="goal: p95 60 ms at 100k")
-    right.set(xscale="log", xlabel="chunks", ylabel="ms", title="Query (retrieve + answer)")
+    right.set(
+        xscale="log",
+        xlabel="chunks",
+        ylabel="ms",
+        title="Query (retrieve + answer), embedded store and `chroma run` server",
+    )
     right.set_ylim(bottom=0)
     right.legend(fontsize=8)
     info = result.get("machine", {})

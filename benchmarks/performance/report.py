@@ -46,6 +46,14 @@ def _rows(result: dict[str, Any]) -> list[tuple[str, str]]:
                 f"{_fmt(query['p50_ms'], 1)} / {_fmt(query['p95_ms'], 1)}",
             )
         )
+        served = step.get("query_server")
+        if served:
+            rows.append(
+                (
+                    "  the same through a `chroma run` server, ms",
+                    f"{_fmt(served['p50_ms'], 1)} / {_fmt(served['p95_ms'], 1)}",
+                )
+            )
     if "query_p95_ms_100k_onnx" in result:
         rows.append(
             (

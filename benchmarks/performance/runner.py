@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.performance.corpus import BBC, questions, stored_forms, write_jsonl
-from benchmarks.performance.growth import GrowingStore
+from benchmarks.performance.growth import GrowingStore, stored_sentence_vectors
 from benchmarks.performance.measure import (
     machine,
     probe_environment,
@@ -130,6 +130,11 @@ def footprint(growth: dict[str, Any]) -> dict[str, Any]:
         "disk_mb_per_1k_passages": disk[largest],
         "disk_mb_per_1k_passages_by_size": disk,
     }
+    served = growth[largest].get("query_server") or {}
+    if served.get("peak_rss_mb") and served.get("server_peak_rss_mb"):
+        # served: the asking process and the `chroma run` server together
+        both = served["peak_rss_mb"] + served["server_peak_rss_mb"]
+        result["rss_mb_per_1k_passages_server"] = both / (steps[-1][1] / 1000)
     if len(steps) >= 2:
         (_, small, small_rss, small_disk), (_, big, big_rss, big_disk) = steps[-2:]
         added = (big - small) / 1000
@@ -155,6 +160,9 @@ def run_bench(
     user = Settings()
     model_cache = str(user.model_cache_dir or user.data_dir / "models")
     work = Path(tempfile.mkdtemp(prefix="newsbot-bench-"))
+    results_dir.mkdir(parents=True, exist_ok=True)
+    stem = "latest-quick" if quick else "latest"
+    partial = results_dir / f"{stem}.partial.json"  # what is measured so far, while it runs
     result: dict[str, Any] = {"quick": quick, "scale": scale, "machine": machine()}
     result["versions"] = versions()
     try:
@@ -197,6 +205,10 @@ def run_bench(
             peak_rss_mb_ingest=ingest["peak_rss_mb_ingest"],
             rss_mb_by_quarter_of_ingest=ingest["rss_mb_by_quarter_of_ingest"],
         )
+        # the sentence vectors that ingest stored: the grown store's copies replay them
+        lexical_file = work / "ingested" / "lexical.sqlite3"
+        sentences = stored_sentence_vectors(lexical_file) if lexical_file.exists() else None
+        result["ingest_stored_sentence_vectors"] = len(sentences or {})
         shutil.rmtree(work / "ingested", ignore_errors=True)
 
         # -- ingest: the default backend vs torch, batch by batch ---------------------------
@@ -234,7 +246,7 @@ def run_bench(
         asked = questions(all_forms if not quick else forms, 200 if not quick else 50)
         (work / "questions.json").write_text(json.dumps(asked), "utf-8")
         vectors = np.load(work / "vectors.npy")
-        store = GrowingStore(work / "grown", forms, vectors)
+        store = GrowingStore(work / "grown", forms, vectors, sentences or None)
         store_env = probe_environment(store.data_dir, model_cache_dir=model_cache)
         growth: dict[str, Any] = {}
         for label, size in sizes.items():
@@ -247,14 +259,21 @@ def run_bench(
                 store_env,
                 work / f"q{label}.json",
             )
+            log(f"store: the same {len(asked)} questions through a `chroma run` server")
+            served = _query_served(store.data_dir, store_env, work, label)
             growth[label] = {
                 "chunks": store.stored_chunks,
                 "store_write_s": store.write_s,
                 "disk_mb": folder_mb(store.data_dir),
                 "query": query,
+                "query_server": served,
             }
             result[f"query_p50_ms_{label}"] = query["p50_ms"]
             result[f"query_p95_ms_{label}"] = query["p95_ms"]
+            result[f"query_parts_p50_ms_{label}"] = query["parts_p50_ms"]
+            result[f"query_p50_ms_{label}_server"] = served["p50_ms"]
+            result[f"query_p95_ms_{label}_server"] = served["p95_ms"]
+            write_result(partial, {**result, "growth": growth})
             if label == "10k":
                 log(
                     f"cold start: --help, and ask from a cold process ({store.stored_chunks} chunks)"
@@ -262,7 +281,6 @@ def run_bench(
                 result.update(_cold_start(work, store_env, asked[0]))
             if label == "100k":
                 result["peak_rss_mb_100k"] = query["peak_rss_mb"]
-                result["query_parts_p50_ms_100k"] = query["parts_p50_ms"]
                 log("query at 100k with the onnx-int8 backend")
                 onnx_env = {**store_env, "NEWSBOT_EMBEDDING_BACKEND": "onnx-int8"}
                 onnx_query = run_probe(
@@ -276,10 +294,13 @@ def run_bench(
                 result["query_parts_p50_ms_100k_onnx"] = onnx_query["parts_p50_ms"]
         result["growth"] = growth
         result.update(footprint(growth))
+        result["growth_sentences_without_vector"] = store.sentences_without_vector
         result["growth_note"] = (
-            "one store grown through the real ingest path (checks, chunking, Chroma + BM25 "
-            "writes) with replayed vectors: the BBC corpus, then copies with new ids, digits "
-            "shifted and words swapped, vectors = original + Gaussian noise (cosine ~0.96)"
+            "one store grown through the real ingest path (checks, chunking, Chroma, BM25 and "
+            "sentence-vector writes) with replayed vectors: the BBC corpus, then copies with "
+            "new ids, digits shifted and words swapped, vectors (chunks' and sentences') = "
+            "original + Gaussian noise (cosine ~0.96); queried embedded and through a "
+            "`chroma run` server on the same folder"
         )
 
         # -- eval under each backend --------------------------------------------------------
@@ -292,15 +313,47 @@ def run_bench(
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
     result["goals"] = goal_table(result)
-    results_dir.mkdir(parents=True, exist_ok=True)
-    stem = "latest-quick" if quick else "latest"
     from benchmarks.performance.plot import plot_scaling
 
     result["plot"] = str(
         plot_scaling(result, results_dir / f"{stem.replace('latest', 'scaling')}.png")
     )
     write_result(results_dir / f"{stem}.json", result)
+    partial.unlink(missing_ok=True)
     return result
+
+
+def _query_served(
+    data_dir: Path, store_env: dict[str, str], work: Path, label: str
+) -> dict[str, Any]:
+    """The query probe with the store's Chroma folder served by `chroma run` on loopback (as
+    `NEWSBOT_CHROMA_URL` or a long-running newsbot command serves it); the server's own peak
+    memory beside the probe's."""
+    from retrieval.index.local_server import run_chroma, stop_chroma
+
+    chroma, record = run_chroma(data_dir / "chroma")
+    try:
+        served = run_probe(
+            "query_probe",
+            ["--questions", str(work / "questions.json")],
+            {**store_env, "NEWSBOT_CHROMA_URL": record.url},
+            work / f"q{label}-server.json",
+        )
+        served["server_peak_rss_mb"] = _peak_rss_mb_of(chroma.pid)
+    finally:
+        stop_chroma(chroma)
+    return served
+
+
+def _peak_rss_mb_of(pid: int) -> float | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
 
 
 def _cold_start(work: Path, env: dict[str, str], question: str) -> dict[str, Any]:

@@ -299,7 +299,7 @@ def _chroma_command() -> str:
     return found
 
 
-def _run_chroma(directory: Path) -> tuple[subprocess.Popen[bytes], ServerRecord]:
+def run_chroma(directory: Path) -> tuple[subprocess.Popen[bytes], ServerRecord]:
     """`chroma run` for the directory on a free loopback port (another one if that port is
     taken meanwhile), once it answers."""
     for _attempt in range(5):
@@ -319,11 +319,11 @@ def _run_chroma(directory: Path) -> tuple[subprocess.Popen[bytes], ServerRecord]
             if _answers(record, timeout_s=1.0):
                 return chroma, record
             time.sleep(0.05)
-        _stop(chroma)
+        stop_chroma(chroma)
     raise SystemExit("chroma run did not start (see the lines above)")
 
 
-def _stop(chroma: subprocess.Popen[bytes]) -> None:
+def stop_chroma(chroma: subprocess.Popen[bytes]) -> None:
     chroma.terminate()
     try:
         chroma.wait(timeout=15)
@@ -337,7 +337,7 @@ def supervise(directory: Path, lock_fd: int) -> int:
     `lock_fd`) is held until this process exits, after the server has stopped."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     lock = os.fdopen(lock_fd, "a+")  # keeps the inherited flock for this process's life
-    chroma, record = _run_chroma(directory)
+    chroma, record = run_chroma(directory)
     users = _open_lock(directory / USERS_FILE)
     try:
         tmp = directory / f"{RECORD_FILE}.tmp"
@@ -359,7 +359,7 @@ def supervise(directory: Path, lock_fd: int) -> int:
                 break
     finally:
         (directory / RECORD_FILE).unlink(missing_ok=True)
-        _stop(chroma)
+        stop_chroma(chroma)
         print(f"stopped serving {directory}", flush=True)
         users.close()
         lock.close()
