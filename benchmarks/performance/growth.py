@@ -16,17 +16,18 @@ from benchmarks.performance.corpus import GrownForm, StoredForm, add_noise, grow
 from retrieval.build import build_service
 from retrieval.config import Settings
 from retrieval.index.embeddings import SentenceEmbeddings
-from retrieval.index.sentence_vectors import sentence_key
+from retrieval.index.sentence_vectors import from_blob, sentence_key
 from retrieval.ingest.sources import ingest_articles
 from retrieval.text.sentences import split_sentences
 from retrieval.types import Article
 
 
 def stored_sentence_vectors(lexical_file: Path) -> dict[bytes, np.ndarray]:
-    """The sentence vectors an ingest stored (`index.sentence_vectors`), by key, as float32."""
+    """The sentence vectors an ingest stored (`index.sentence_vectors`), by key, read back as
+    the answerer reads them."""
     with sqlite3.connect(lexical_file) as db:
         rows = db.execute("SELECT key, vector FROM sentence_vectors").fetchall()
-    return {bytes(key): np.frombuffer(blob, dtype="<f2").astype(np.float32) for key, blob in rows}
+    return {bytes(key): from_blob(blob) for key, blob in rows}
 
 
 class ReplayEmbeddings(SentenceEmbeddings):

@@ -24,7 +24,7 @@ from retrieval.index import sqlite_file
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["SentenceVectors", "sentence_key", "to_blob"]
+__all__ = ["SentenceVectors", "from_blob", "sentence_key", "to_blob"]
 
 _TABLE = "sentence_vectors"
 _MAX_KEYS = 500  # keys per SELECT (SQLite allows 32,766 parameters; smaller is kinder)
@@ -40,6 +40,15 @@ def to_blob(vector: Any) -> bytes:
     import numpy as np
 
     return np.asarray(vector, dtype="<f2").tobytes()
+
+
+def from_blob(blob: bytes) -> np.ndarray:
+    """A stored vector read back: float32, unit length (float16 storage moves it by ~1e-3)."""
+    import numpy as np
+
+    vector = np.frombuffer(blob, dtype="<f2").astype(np.float32)
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
 
 
 class SentenceVectors:
@@ -87,14 +96,7 @@ class SentenceVectors:
 
     def vectors(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
         """The stored vectors of these keys (float32, unit length), of any knowledge base."""
-        import numpy as np
-
-        result: dict[bytes, np.ndarray] = {}
-        for key, blob in self.blobs(keys).items():
-            vector = np.frombuffer(blob, dtype="<f2").astype(np.float32)
-            norm = float(np.linalg.norm(vector))
-            result[key] = vector / norm if norm > 0 else vector
-        return result
+        return {key: from_blob(blob) for key, blob in self.blobs(keys).items()}
 
     def add(self, kb: str, rows: Iterable[tuple[bytes, str, str, bytes]]) -> None:
         """Store (key, chunk_id, article_id, float16 blob) rows of `kb` (a row already there
