@@ -10,6 +10,7 @@ def scaling_points(result: dict[str, Any]) -> dict[str, list[float]]:
     """The series the plot draws (also useful without matplotlib)."""
     growth = result["growth"]
     labels = list(growth)
+    served = [step for step in growth.values() if "query_server" in step]
     chunks = [float(growth[label]["chunks"]) for label in labels]
     store_s = [float(growth[label]["store_write_s"]) for label in labels]
     # Embedding is what ingest spends beyond the store side, at the rate measured for the
@@ -27,19 +28,9 @@ def scaling_points(result: dict[str, Any]) -> dict[str, list[float]]:
         "query_p50_ms": [float(growth[label]["query"]["p50_ms"]) for label in labels],
         "query_p95_ms": [float(growth[label]["query"]["p95_ms"]) for label in labels],
         # the same questions through a `chroma run` server (runs before it have none)
-        "server_chunks": [
-            float(growth[label]["chunks"]) for label in labels if "query_server" in growth[label]
-        ],
-        "server_query_p50_ms": [
-            float(growth[label]["query_server"]["p50_ms"])
-            for label in labels
-            if "query_server" in growth[label]
-        ],
-        "server_query_p95_ms": [
-            float(growth[label]["query_server"]["p95_ms"])
-            for label in labels
-            if "query_server" in growth[label]
-        ],
+        "server_chunks": [float(step["chunks"]) for step in served],
+        "server_query_p50_ms": [float(step["query_server"]["p50_ms"]) for step in served],
+        "server_query_p95_ms": [float(step["query_server"]["p95_ms"]) for step in served],
     }
 
 
