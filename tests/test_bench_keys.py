@@ -12,14 +12,16 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from benchmarks.performance.corpus import ROOT, perturbed_copy, stored_forms
+from benchmarks.performance.corpus import ROOT, StoredForm, perturbed_copy, stored_forms
 from benchmarks.performance.growth import GrowingStore, ReplayEmbeddings, stored_sentence_vectors
 from benchmarks.performance.report import render_markdown, render_text
 from benchmarks.performance.runner import folder_mb, footprint, sizes_up_to
 from bot.cli import main
 from retrieval.index.sentence_vectors import sentence_key
+from retrieval.ingest.chunking import split_article
 from retrieval.service import NewsService
 from retrieval.text.sentences import split_sentences
+from retrieval.text.terms import body_key
 from retrieval.types import Article
 
 
@@ -170,3 +172,18 @@ def test_grown_copies_carry_sentence_rows_near_their_originals(tmp_path: Path) -
                     assert 0.85 < cosine < 0.995
                     changed += 1
     assert kept > 0 and changed > 0
+
+
+def test_perturbed_copies_are_each_a_body_of_their_own() -> None:
+    """The shifts and swaps alone repeat every 240 copies, and ingest skips a repeated body:
+    the 1m step stopped at 598,380 passages. The mark makes every copy new."""
+    article = Article(
+        id="a1",
+        title="Markets fall",
+        text="Shares said to fall 3% in 2024. The market would recover, people said last year.",
+    )
+    form = StoredForm(article, split_article(article))
+    copies = [perturbed_copy(form, copy) for copy in range(1, 1201)]
+    assert len({body_key(c.article.text) for c in copies} | {body_key(article.text)}) == 1201
+    assert {len(c.article.text) for c in copies} == {len(article.text)}
+    assert copies[0].article.text.startswith("Aaaaab told to fall 4% in 3135.")  # copy 1

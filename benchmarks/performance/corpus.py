@@ -1,11 +1,12 @@
 """The bench's data: the BBC articles as ingest would store them, questions about them, and
-the same corpus grown to 100k chunks by repeating it with perturbed text.
+the same corpus grown to 100k or 1M chunks by repeating it with perturbed text.
 
-A repeat ("copy r") has its own id, every digit shifted by r and some words swapped for others
-of the same length (said/told, million/billion, ...), so its passages are new texts to BM25 and
-to de-duplication, while its sentences and chunks keep their boundaries. Its vectors are the
-original chunk's plus Gaussian noise (cosine ~0.96 to it) rather than embedded again: embedding
-100k chunks would take this machine an hour and measures nothing the 10k ingest does not.
+A repeat ("copy r") has its own id, every digit shifted by r, some words swapped for others
+of the same length (said/told, million/billion, ...) and its first long word spelling r, so
+its passages are new texts to BM25 and to de-duplication, while its sentences and chunks keep
+their boundaries. Its vectors are the original chunk's plus Gaussian noise (cosine ~0.96 to
+it) rather than embedded again: embedding 100k chunks would take this machine an hour and
+measures nothing the 10k ingest does not.
 """
 
 from __future__ import annotations
@@ -99,13 +100,36 @@ def questions(forms: list[StoredForm], count: int) -> list[str]:
 
 
 def _perturb(text: str, copy: int) -> str:
-    """Digits shifted by `copy`, and the word swaps whose bit is set in `copy`: the length and
-    the sentence boundaries stay, so the chunks do too."""
+    """Digits shifted by `copy`, the word swaps whose bit is set in `copy`, and the first word
+    of four or more letters spelling `copy` (`_marked`): the length and the sentence
+    boundaries stay, so the chunks do too."""
     shifted = re.sub(r"\d", lambda m: str((int(m.group()) + copy) % 10), text)
     for bit, (a, b) in enumerate(_SWAPS):
         if (copy >> (bit % 4)) & 1 or bit % 3 == copy % 3:
             shifted = re.sub(rf"\b{a}\b", b, shifted)
-    return shifted
+    return _marked(shifted, copy)
+
+
+def _marked(text: str, copy: int) -> str:
+    """`text` with its first word of four or more letters replaced by `copy` in base 26 (a-z,
+    as long as the word, its first letter's case kept). The shifts and swaps alone repeat
+    every 240 copies (digits mod 10, swaps mod 16 and mod 3), so the bench's 1m step stopped at
+    598,380 passages, the later copies' bodies being repeats to ingest; with the mark every
+    copy up to 26**4 of every article is a body of its own."""
+    found = re.search(r"\b[A-Za-z]{4,}\b", text)
+    if found is None:
+        return text
+    width = found.end() - found.start()
+    if copy >= 26**width:
+        raise ValueError(f"copy {copy} does not fit in a word of {width} letters")
+    letters = []
+    for _ in range(width):
+        copy, digit = divmod(copy, 26)
+        letters.append(chr(ord("a") + digit))
+    mark = "".join(reversed(letters))
+    if found.group()[0].isupper():
+        mark = mark[0].upper() + mark[1:]
+    return text[: found.start()] + mark + text[found.end() :]
 
 
 def perturbed_copy(form: StoredForm, copy: int) -> StoredForm:
