@@ -3,8 +3,11 @@ settings are read and the service is built once, by the first command that needs
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -510,5 +513,34 @@ def bench(
         click.echo("\n" + render_markdown(result))
 
 
+def run() -> NoReturn:
+    """The `newsbot` console script: `main`, then `finish`."""
+    try:
+        main()
+    except SystemExit as exc:
+        finish(exc.code)
+    finish(0)
+
+
+def finish(code: int | str | None) -> NoReturn:
+    """End the process with `code` as `sys.exit` would, without the interpreter's teardown of
+    the ~1,500 modules a command loads: Chroma's, LangChain's and onnxruntime's took 0.6 s of
+    a cold `newsbot ask` (3.8 s). The atexit handlers still run and the output is flushed;
+    while any other non-daemon thread is alive, the usual exit (which waits for it) is taken."""
+    if isinstance(code, str):
+        click.echo(code, err=True)
+        code = 1
+    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    if any(t.is_alive() and not t.daemon for t in others):
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`newsbot articles | head -1`)
+            code = code or 120  # as Python's own exit when it cannot flush
+    os._exit(code or 0)
+
+
 if __name__ == "__main__":  # python -m bot.cli
-    main()
+    run()

@@ -5,12 +5,14 @@ is what the answer says."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner
 from loopback_http import closed_port, serve
@@ -294,3 +296,67 @@ def test_console_script_reports_user_errors_without_traceback(tmp_path: Path) ->
     )
     assert result.returncode == 1
     assert result.stderr.strip() == f"error: {tmp_path / 'missing.json'}: no such file or folder"
+
+
+def _python(code: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, **kwargs
+    )
+
+
+def test_console_script_exit_codes_and_output_survive_the_fast_finish(tmp_path: Path) -> None:
+    """`newsbot` ends by `finish` (no interpreter teardown): its exit status and all it
+    printed are what `sys.exit` would give."""
+    newsbot = Path(sys.executable).with_name("newsbot")
+    if not newsbot.exists():
+        pytest.skip("console script not installed")
+    helped = subprocess.run([str(newsbot), "--help"], capture_output=True, text=True)
+    assert helped.returncode == 0 and helped.stdout.rstrip().endswith(
+        main.get_help(click.Context(main)).rstrip().splitlines()[-1]
+    )
+    unknown = subprocess.run([str(newsbot), "nosuch"], capture_output=True, text=True)
+    assert unknown.returncode == 2 and "No such command 'nosuch'" in unknown.stderr
+
+
+def test_finish_flushes_runs_atexit_and_keeps_the_status(tmp_path: Path) -> None:
+    marker = tmp_path / "atexit"
+    code = (
+        "import atexit, pathlib, sys\nfrom bot.cli import finish\n"
+        f"atexit.register(lambda: pathlib.Path({str(marker)!r}).write_text('ran'))\n"
+        "sys.stdout.write('x' * 200000)\nfinish(3)\n"
+    )
+    done = _python(code)
+    assert done.returncode == 3 and len(done.stdout) == 200000
+    assert marker.read_text() == "ran"
+    said = _python("from bot.cli import finish\nfinish('error: gone')")
+    assert said.returncode == 1 and said.stderr == "error: gone\n"
+
+
+def test_finish_waits_for_a_running_thread(tmp_path: Path) -> None:
+    """A non-daemon thread still working is waited for, as the usual exit does."""
+    marker = tmp_path / "thread"
+    code = (
+        "import pathlib, threading, time\nfrom bot.cli import finish\n"
+        "def work():\n    time.sleep(0.5)\n"
+        f"    pathlib.Path({str(marker)!r}).write_text('done')\n"
+        "threading.Thread(target=work).start()\nfinish(0)\n"
+    )
+    assert _python(code).returncode == 0
+    assert marker.read_text() == "done"
+
+
+def test_finish_on_a_closed_pipe_is_one_status_not_a_traceback() -> None:
+    """`newsbot articles | head -1`: the reader has gone when the output is flushed."""
+    code = "import sys, time\nfrom bot.cli import finish\nprint('line')\ntime.sleep(1)\nfinish(0)"
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    child = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,  # the line stays in stdout's buffer until `finish` flushes it
+    )
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()  # before the child flushes its one buffered line
+    assert child.wait(timeout=120) == 120
+    assert child.stderr.read() == ""
