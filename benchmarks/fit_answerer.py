@@ -255,6 +255,8 @@ def main() -> None:
             "max_false_abstain": args.max_false_abstain,
             "report": report,
         },
+        # the question gate is fitted apart (benchmarks/fit_question_gate.py): kept
+        json.loads(args.out.read_text()).get("question_gate", {}) if args.out.exists() else {},
     )
     args.out.write_text(json.dumps(model.to_json(), indent=1) + "\n")
     print(

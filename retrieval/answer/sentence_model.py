@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -31,6 +31,10 @@ class SentenceModel:
     # under `min_probability` the answerer declines (off-topic questions, among others).
     decline: dict[str, Any]
     about: dict[str, Any]
+    # Whether the question is about news at all, from its embedding alone: a logistic model
+    # (benchmarks/fit_question_gate.py) whose probability under its `min_probability` declines
+    # ("What is 17 times 23?" finds passages that share its words). Empty: no gate.
+    question_gate: dict[str, Any] = field(default_factory=dict)
 
     def answerable(self, lead: float, dense: float, coverage: float, missing: float) -> float:
         weights = self.decline.get("weights", [0.0, 0.0, 0.0, 0.0])
@@ -38,6 +42,18 @@ class SentenceModel:
             w * v for w, v in zip(weights, (lead, dense, coverage, missing), strict=True)
         )
         return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
+
+    def news_question(self, vector: Sequence[float]) -> float:
+        """The gate's probability that a question (its unit embedding) is about the news."""
+        weights = self.question_gate.get("weights")
+        if not weights:
+            return 1.0
+        z = self.question_gate["bias"] + sum(w * v for w, v in zip(weights, vector, strict=True))
+        return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
+
+    @property
+    def min_news_question(self) -> float:
+        return float(self.question_gate.get("min_probability", 0.0))
 
     @property
     def min_answerable(self) -> float:
@@ -59,6 +75,7 @@ class SentenceModel:
             "scales": list(self.scales),
             "decline": self.decline,
             "about": self.about,
+            "question_gate": self.question_gate,
         }
 
     @classmethod
@@ -71,6 +88,7 @@ class SentenceModel:
             scales=tuple(float(s) for s in data["scales"]),
             decline=dict(data.get("decline", {})),
             about=dict(data.get("about", {})),
+            question_gate=dict(data.get("question_gate", {})),
         )
 
 

@@ -1,0 +1,112 @@
+"""Declining what no news article answers, before the passages are weighed: the question gate
+(a question not about the news at all) and a year asked about that is after every source."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from fakes import FakeEmbeddings
+
+from retrieval.answer.extractive import ExtractiveAnswerer, _later_year
+from retrieval.answer.sentence_model import SentenceModel, packaged_model
+from retrieval.types import ABSTAIN_TEXT, Passage
+
+STORY = (
+    "The club won the cup final on Saturday. Its captain scored twice in the second half, "
+    "and the manager said the win was the best of his career."
+)
+
+
+def passage(text: str = STORY, published_at: str | None = "2005-03-01", n: int = 1) -> Passage:
+    return Passage(
+        chunk_id=f"a{n}:0",
+        article_id=f"a{n}",
+        text=text,
+        score=1.0,
+        start=0,
+        end=len(text),
+        title="Club wins the cup",
+        published_at=published_at,
+    )
+
+
+def test_a_year_after_every_source_that_none_mentions_is_named() -> None:
+    question = "Who won the 2018 World Cup?"
+    assert _later_year(question, [passage(), passage(published_at="2004-11-02", n=2)]) == "2018"
+
+
+@pytest.mark.parametrize(
+    "sources",
+    [
+        [passage(published_at="2018-07-16")],  # a source of that year
+        [passage(STORY + " The next final is in 2018.")],  # a planned event
+        [passage(), passage(published_at=None, n=2)],  # a source without a date
+        [],
+    ],
+)
+def test_a_year_is_not_held_against_sources_that_may_know_it(sources: list[Passage]) -> None:
+    assert _later_year("Who won the 2018 World Cup?", sources) is None
+
+
+def test_no_year_asked_is_no_verdict() -> None:
+    assert _later_year("Who won the cup final?", [passage()]) is None
+
+
+def _gated(embeddings: FakeEmbeddings, news: str, off_topic: str) -> SentenceModel:
+    """The packaged sentence model for the fake embeddings, its decline model told never to
+    decline, with a gate whose weights point from the off-topic question's vector to the news
+    question's (a cut at one half)."""
+    vectors = embeddings.encode([news, off_topic])
+    direction = vectors[0] - vectors[1]
+    middle = float((vectors[0] + vectors[1]) @ direction) / 2
+    model = packaged_model()
+    return replace(
+        model,
+        about={**model.about, "embedding_model": embeddings.model_name},
+        decline={**model.decline, "min_probability": 0.0},
+        question_gate={
+            "weights": (8 * direction).tolist(),
+            "bias": -8 * middle,
+            "min_probability": 0.5,
+        },
+    )
+
+
+def test_the_gate_declines_a_question_that_is_not_about_the_news() -> None:
+    embeddings = FakeEmbeddings()
+    news, off_topic = "Who scored twice in the cup final?", "What is 17 times 23 in maths?"
+    answerer = ExtractiveAnswerer(embeddings, model=_gated(embeddings, news, off_topic))
+    declined = answerer.answer(off_topic, [passage()])
+    assert declined.abstained and declined.text == ABSTAIN_TEXT
+    answered = answerer.answer(news, [passage()])
+    assert not answered.abstained and "cup final" in answered.text
+    # without the gate, the same model answers the off-topic question from the passage
+    ungated = ExtractiveAnswerer(
+        embeddings, model=replace(answerer.model, question_gate={})
+    ).answer(off_topic, [passage()])
+    assert not ungated.abstained
+
+
+def test_a_later_year_declines_the_question() -> None:
+    embeddings = FakeEmbeddings()
+    model = _gated(embeddings, "Who won the 2018 cup final?", "What is 17 times 23?")
+    answerer = ExtractiveAnswerer(embeddings, model=model)
+    assert answerer.answer("Who won the 2018 cup final?", [passage()]).abstained
+    assert not answerer.answer(
+        "Who won the 2018 cup final?", [passage(published_at="2018-05-20")]
+    ).abstained
+
+
+def test_the_gate_round_trips_and_is_absent_by_default() -> None:
+    model = packaged_model()
+    gate = {"weights": [0.5] * 384, "bias": -1.0, "min_probability": 0.2}
+    kept = SentenceModel.from_json(replace(model, question_gate=gate).to_json())
+    assert kept.question_gate == gate
+    vector = np.full(384, 1 / np.sqrt(384))
+    assert kept.news_question(vector.tolist()) == pytest.approx(
+        1 / (1 + np.exp(-(-1.0 + 0.5 * vector.sum())))
+    )
+    bare = replace(model, question_gate={})
+    assert bare.news_question(vector.tolist()) == 1.0 and bare.min_news_question == 0.0
