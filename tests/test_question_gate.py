@@ -1,5 +1,5 @@
 """Declining what no news article answers, before the passages are weighed: the question gate
-(a question not about the news at all) and a year asked about that is after every source."""
+(a question not about the news at all)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from fakes import FakeEmbeddings
 
-from retrieval.answer.extractive import ExtractiveAnswerer, _later_year
+from retrieval.answer.extractive import ExtractiveAnswerer
 from retrieval.answer.sentence_model import SentenceModel, packaged_model
 from retrieval.types import ABSTAIN_TEXT, Passage
 
@@ -30,28 +30,6 @@ def passage(text: str = STORY, published_at: str | None = "2005-03-01", n: int =
         title="Club wins the cup",
         published_at=published_at,
     )
-
-
-def test_a_year_after_every_source_that_none_mentions_is_named() -> None:
-    question = "Who won the 2018 World Cup?"
-    assert _later_year(question, [passage(), passage(published_at="2004-11-02", n=2)]) == "2018"
-
-
-@pytest.mark.parametrize(
-    "sources",
-    [
-        [passage(published_at="2018-07-16")],  # a source of that year
-        [passage(STORY + " The next final is in 2018.")],  # a planned event
-        [passage(), passage(published_at=None, n=2)],  # a source without a date
-        [],
-    ],
-)
-def test_a_year_is_not_held_against_sources_that_may_know_it(sources: list[Passage]) -> None:
-    assert _later_year("Who won the 2018 World Cup?", sources) is None
-
-
-def test_no_year_asked_is_no_verdict() -> None:
-    assert _later_year("Who won the cup final?", [passage()]) is None
 
 
 def _gated(embeddings: FakeEmbeddings, news: str, off_topic: str) -> SentenceModel:
@@ -87,16 +65,6 @@ def test_the_gate_declines_a_question_that_is_not_about_the_news() -> None:
         embeddings, model=replace(answerer.model, question_gate={})
     ).answer(off_topic, [passage()])
     assert not ungated.abstained
-
-
-def test_a_later_year_declines_the_question() -> None:
-    embeddings = FakeEmbeddings()
-    model = _gated(embeddings, "Who won the 2018 cup final?", "What is 17 times 23?")
-    answerer = ExtractiveAnswerer(embeddings, model=model)
-    assert answerer.answer("Who won the 2018 cup final?", [passage()]).abstained
-    assert not answerer.answer(
-        "Who won the 2018 cup final?", [passage(published_at="2018-05-20")]
-    ).abstained
 
 
 def test_the_gate_round_trips_and_is_absent_by_default() -> None:

@@ -64,7 +64,6 @@ def test_which_weapons_did_china_buy_from_russia(
         # in no set of questions the gate was fitted on or is measured on
         "Can you write me a poem about the sea?",
         "What is 250 divided by 5?",
-        "Who won the 2026 World Cup?",  # a year after the article, which never mentions it
     ],
 )
 def test_off_topic_questions_abstain(seeded: NewsService, question: str) -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from retrieval.answer.sentence_model import SentenceModel, packaged_model
 from retrieval.index.embeddings import DEFAULT_MODEL
 from retrieval.index.vector_cache import VectorCache
-from retrieval.text.dates import MONTH_ABBREVIATIONS, MONTHS, WEEKDAY_ALTERNATION, parse_iso
+from retrieval.text.dates import MONTH_ABBREVIATIONS, MONTHS, WEEKDAY_ALTERNATION
 from retrieval.text.same_fact import fact_of, repeated
 from retrieval.text.sentences import split_sentences
 from retrieval.text.terms import STOP_WORDS, content_terms, same_text_key, stem, tokens
@@ -250,24 +250,6 @@ def _unmentioned_names(question: str, contexts: list[str]) -> list[str]:
     return missing
 
 
-def _later_year(question: str, passages: list[Passage]) -> str | None:
-    """A year the question names that is after every source's publication and that no source
-    mentions ("Who won the 2018 World Cup?" over articles of 2004-05): none of these articles
-    can report it. None when a source has no date, or mentions the year (a planned event:
-    "the 2012 Olympics")."""
-    years = re.findall(r"\b(?:19|20)\d\d\b", question)
-    if not years or not passages:
-        return None
-    published = [parse_iso(p.published_at) for p in passages]
-    if any(day is None for day in published):
-        return None
-    newest = max(day.year for day in published if day is not None)
-    for year in years:
-        if int(year) > newest and not any(year in f"{p.title} {p.text}" for p in passages):
-            return year
-    return None
-
-
 def partly_answered(missing: list[str]) -> str:
     return f"The articles only partly answer this: they say nothing of {', '.join(missing)}."
 
@@ -433,16 +415,13 @@ class ExtractiveAnswerer:
         return sorted(scored, key=lambda e: e.score, reverse=True)
 
     def _off_topic(self, evidence: list[Evidence], question: str | None) -> bool:
-        """A year asked about that is after every source (`_later_year`); the question gate's
-        verdict on the question (not about the news at all); then the decline model's on the
-        candidates: the lead's probability, the closest meaning, the
+        """The question gate's verdict on the question (not about the news at all), then the
+        decline model's on the candidates: the lead's probability, the closest meaning, the
         best coverage of the question's words and the share of its names no passage mentions
         say the articles do not answer (an answerer told never to decline, `min_score=-inf`,
         does not ask)."""
         if not self.declines_off_topic or self.min_score == float("-inf"):
             return False
-        if question is not None and _later_year(question, [e.passage for e in evidence]):
-            return True
         if question is not None and self.model.question_gate:
             vector = self.vectors.encode([question])[0]  # (cached: retrieval embedded it)
             if self.model.news_question(vector.tolist()) < self.model.min_news_question:
