@@ -188,6 +188,32 @@ def test_a_question_rows_date_is_the_day_it_was_asked(tmp_path: Path) -> None:
     assert [q.asked_on for q in load_questions(path)] == [date(2025, 1, 10), None]
 
 
+@pytest.mark.parametrize(
+    ("row", "asked"),
+    [
+        ({"id": "20240906_12"}, (2024, 9, 6)),
+        ({"id": "20240105_3_nota"}, (2024, 1, 5)),
+        ({"id": "20240105_3", "date": "2024-02-01"}, (2024, 2, 1)),  # a date field wins
+        ({"id": "20241301_4"}, None),  # no 13th month
+        ({"id": "20240230_4"}, None),  # no 30 February
+        ({"id": "rgb-12"}, None),
+        ({"id": "20240906"}, None),  # the day must be followed by `_`
+        ({}, None),  # the line number stands in for the id
+    ],
+)
+def test_a_realtime_qa_id_gives_the_day_asked(
+    tmp_path: Path, row: dict[str, str], asked: tuple[int, int, int] | None
+) -> None:
+    from datetime import date
+
+    from retrieval.evaluation.run import load_questions
+
+    path = tmp_path / "q.jsonl"
+    path.write_text(json.dumps({**row, "question": "Who won this week?", "answers": ["x"]}))
+    [question] = load_questions(path)
+    assert question.asked_on == (date(*asked) if asked else None)
+
+
 def test_eval_refuses_a_bad_questions_file(fake_service: NewsService, tmp_path: Path) -> None:
     bad = tmp_path / "q.jsonl"
     bad.write_text('{"answers": []}\n')

@@ -45,11 +45,25 @@ class EvalQuestion:
     asked_on: date | None = None  # the day the question was asked, when the set records it
 
 
+# RealTime QA ids start with the day the quiz was published, the day its questions are
+# asked: "20240105_3_nota". Its question files have no date field.
+_DAY_IN_ID = re.compile(r"^(\d{4})(\d{2})(\d{2})_")
+
+
 def _asked_on(record: dict[str, Any]) -> date | None:
-    """A row's question date (`asked_on` or `date`): "this week" means the week of asking,
-    never the week the eval happens to run."""
+    """A row's question date (`asked_on` or `date`, else the `YYYYMMDD_` an id starts with):
+    "this week" means the week of asking, never the week the eval happens to run. An id
+    whose digits are not a real day gives None."""
     value = record.get("asked_on") or record.get("date")
-    return date.fromisoformat(str(value)[:10]) if value else None
+    if value:
+        return date.fromisoformat(str(value)[:10])
+    match = _DAY_IN_ID.match(str(record.get("id", "")))
+    if match is None:
+        return None
+    try:
+        return date(*(int(part) for part in match.groups()))
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
