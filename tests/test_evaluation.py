@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -224,3 +226,34 @@ def test_eval_refuses_a_bad_questions_file(fake_service: NewsService, tmp_path: 
     )
     assert result.exit_code == 1
     assert "q.jsonl:1: expected a JSON object with 'question'" in result.output
+
+
+def test_two_processes_building_one_cached_store_build_it_once(tmp_path: Path) -> None:
+    """The second eval of a corpus waits for the first one's build and uses it, instead of
+    clearing the folder under it (two evals of one set at once used to clobber each other)."""
+    code = (
+        "import sys, time\nfrom pathlib import Path\n"
+        "from retrieval.evaluation.run import cached_build\n"
+        "def build(folder):\n"
+        "    (folder / 'part').write_text('x')\n"
+        "    time.sleep(1.0)\n"
+        "    with open(sys.argv[2], 'a') as log:\n"
+        "        log.write('built\\n')\n"
+        "    assert (folder / 'part').exists()  # nobody cleared it meanwhile\n"
+        "print(cached_build(Path(sys.argv[1]), build))\n"
+    )
+    store, log = tmp_path / "cache" / "abc", tmp_path / "builds.log"
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(store), str(log)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outcomes = [run.communicate(timeout=60) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outcomes
+    assert sorted(out.strip() for out, _ in outcomes) == ["False", "True"]
+    assert log.read_text() == "built\n"
+    assert (store / "complete").exists() and (store / "part").exists()

@@ -9,6 +9,7 @@ Lead accuracy asks the same of the answer's first sentence only (the text before
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import re
@@ -263,14 +264,23 @@ def corpus_cache_dir(root: Path, corpus: Sequence[Path], settings_key: dict[str,
 
 
 def cached_build(directory: Path, build: Callable[[Path], object]) -> bool:
-    """Run `build(directory)` unless a finished build is there; True if the cache was used."""
+    """Run `build(directory)` unless a finished build is there; True if the cache was used.
+
+    An unfinished build (no `complete` mark) is cleared and done again — under an exclusive
+    `flock` on `directory`.lock, so a second eval of the same corpus waits for the first one's
+    build and then uses it, instead of clearing the folder under it."""
     marker = directory / "complete"
     if marker.exists():
         return True
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
-    build(directory)
-    marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with open(directory.parent / f"{directory.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # (released when the file closes)
+        if marker.exists():  # built by another process while this one waited
+            return True
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        build(directory)
+        marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
     return False
 
 
