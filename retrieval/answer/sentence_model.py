@@ -41,7 +41,7 @@ class SentenceModel:
         z = self.decline.get("bias", 40.0) + sum(
             w * v for w, v in zip(weights, (lead, dense, coverage, missing), strict=True)
         )
-        return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
+        return _logistic(z)
 
     def news_question(self, vector: Sequence[float]) -> float:
         """The gate's probability that a question (its unit embedding) is about the news."""
@@ -49,7 +49,7 @@ class SentenceModel:
         if not weights:
             return 1.0
         z = self.question_gate["bias"] + sum(w * v for w, v in zip(weights, vector, strict=True))
-        return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
+        return _logistic(z)
 
     @property
     def min_news_question(self) -> float:
@@ -64,7 +64,7 @@ class SentenceModel:
             w * (v - m) / s
             for w, v, m, s in zip(self.weights, values, self.means, self.scales, strict=True)
         )
-        return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
+        return _logistic(z)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -90,6 +90,11 @@ class SentenceModel:
             about=dict(data.get("about", {})),
             question_gate=dict(data.get("question_gate", {})),
         )
+
+
+def _logistic(z: float) -> float:
+    """1 / (1 + e^-z), with z clamped so that exp never overflows."""
+    return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
 
 
 @cache
