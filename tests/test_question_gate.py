@@ -19,17 +19,16 @@ STORY = (
 )
 
 
-def passage(text: str = STORY, published_at: str | None = "2005-03-01", n: int = 1) -> Passage:
-    return Passage(
-        chunk_id=f"a{n}:0",
-        article_id=f"a{n}",
-        text=text,
-        score=1.0,
-        start=0,
-        end=len(text),
-        title="Club wins the cup",
-        published_at=published_at,
-    )
+PASSAGE = Passage(
+    chunk_id="a1:0",
+    article_id="a1",
+    text=STORY,
+    score=1.0,
+    start=0,
+    end=len(STORY),
+    title="Club wins the cup",
+    published_at="2005-03-01",
+)
 
 
 def _gated(embeddings: FakeEmbeddings, news: str, off_topic: str) -> SentenceModel:
@@ -56,14 +55,14 @@ def test_the_gate_declines_a_question_that_is_not_about_the_news() -> None:
     embeddings = FakeEmbeddings()
     news, off_topic = "Who scored twice in the cup final?", "What is 17 times 23 in maths?"
     answerer = ExtractiveAnswerer(embeddings, model=_gated(embeddings, news, off_topic))
-    declined = answerer.answer(off_topic, [passage()])
+    declined = answerer.answer(off_topic, [PASSAGE])
     assert declined.abstained and declined.text == ABSTAIN_TEXT
-    answered = answerer.answer(news, [passage()])
+    answered = answerer.answer(news, [PASSAGE])
     assert not answered.abstained and "cup final" in answered.text
     # without the gate, the same model answers the off-topic question from the passage
     ungated = ExtractiveAnswerer(
         embeddings, model=replace(answerer.model, question_gate={})
-    ).answer(off_topic, [passage()])
+    ).answer(off_topic, [PASSAGE])
     assert not ungated.abstained
 
 
