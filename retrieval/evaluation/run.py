@@ -28,6 +28,7 @@ __all__ = [
     "EvalQuestion",
     "contains_answer",
     "details",
+    "eval_store_settings",
     "gold_rank",
     "lead_sentence",
     "load_questions",
@@ -284,6 +285,23 @@ def cached_build(directory: Path, build: Callable[[Path], object]) -> bool:
     return False
 
 
+def eval_store_settings(settings: Any, corpus_paths: Sequence[Path]) -> Any:
+    """The settings of the cached store of `corpus_paths` (embedded, in its own folder under
+    `DATA_DIR/eval-cache`, keyed by what changes the stored vectors and chunks)."""
+    key = {
+        "model": settings.embedding_model,
+        "chunk_size": settings.chunk_size,
+        "chunk_overlap": settings.chunk_overlap,
+    }
+    if settings.embedding_backend != "torch":  # (torch keeps the cache keys it had)
+        from retrieval.index.onnx_embeddings import EXPORT_FORMAT
+
+        key["backend"] = settings.embedding_backend
+        key["export"] = EXPORT_FORMAT  # another export, other vectors
+    store_dir = corpus_cache_dir(settings.data_dir / "eval-cache", corpus_paths, key)
+    return settings.model_copy(update={"data_dir": store_dir, "chroma_url": None})
+
+
 def run_eval(
     settings: Any,
     questions_path: Path,
@@ -304,18 +322,8 @@ def run_eval(
     questions = load_questions(questions_path)
     embeddings = load_embeddings(settings)
     cache_root = settings.data_dir / "eval-cache"
-    key = {
-        "model": settings.embedding_model,
-        "chunk_size": settings.chunk_size,
-        "chunk_overlap": settings.chunk_overlap,
-    }
-    if settings.embedding_backend != "torch":  # (torch keeps the cache keys it had)
-        from retrieval.index.onnx_embeddings import EXPORT_FORMAT
-
-        key["backend"] = settings.embedding_backend
-        key["export"] = EXPORT_FORMAT  # another export, other vectors
-    store_dir = corpus_cache_dir(cache_root, corpus_paths, key)
-    store_settings = settings.model_copy(update={"data_dir": store_dir, "chroma_url": None})
+    store_settings = eval_store_settings(settings, corpus_paths)
+    store_dir = store_settings.data_dir
 
     def build_store(_: Path) -> None:
         service = build_service(store_settings, embeddings=embeddings)
