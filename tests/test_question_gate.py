@@ -1,5 +1,5 @@
 """Declining what no news article answers, before the passages are weighed: the question gate
-(a question not about the news at all)."""
+(a question not about the news at all), and a year the passages cannot know of."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from fakes import FakeEmbeddings
 
-from retrieval.answer.extractive import ExtractiveAnswerer
+from retrieval.answer.extractive import YEARS_PAST_SOURCES, ExtractiveAnswerer, after_every_source
 from retrieval.answer.sentence_model import SentenceModel, packaged_model
 from retrieval.types import ABSTAIN_TEXT, Passage
 
@@ -77,3 +77,37 @@ def test_the_gate_round_trips_and_is_absent_by_default() -> None:
     )
     bare = replace(model, question_gate={})
     assert bare.news_question(vector.tolist()) == 1.0 and bare.min_news_question == 0.0
+
+
+def _never_declines_otherwise() -> SentenceModel:
+    model = packaged_model()
+    return replace(model, decline={**model.decline, "min_probability": 0.0}, question_gate={})
+
+
+@pytest.mark.parametrize(
+    ("question", "unknowable"),
+    [
+        ("Who won the 2018 cup final?", True),  # 13 years after the 2005 report
+        (f"Who won the {2005 + YEARS_PAST_SOURCES} cup final?", False),  # may be announced
+        ("Who won the cup final in 2005 and 2018?", False),  # a year it knows: in part
+        ("Who won the cup final?", False),  # no year
+    ],
+)
+def test_a_year_far_after_every_source_is_declined(question: str, unknowable: bool) -> None:
+    answerer = ExtractiveAnswerer(FakeEmbeddings(), model=_never_declines_otherwise())
+    assert after_every_source(question, [PASSAGE]) is unknowable
+    draft = answerer.answer(question, [PASSAGE])
+    assert draft.abstained is unknowable
+    if unknowable:  # told never to decline, the answerer answers from the passage
+        bold = ExtractiveAnswerer(FakeEmbeddings(), min_score=float("-inf"))
+        assert not bold.answer(question, [PASSAGE]).abstained
+
+
+def test_an_undated_passage_is_known_by_the_years_it_mentions() -> None:
+    undated = replace(PASSAGE, published_at=None)
+    assert not after_every_source("Who won the 2018 cup final?", [undated])  # knows no year
+    text = f"{STORY} The 2012 Olympics will be held in London, the 2004 report said."
+    mentions = replace(undated, text=text, end=len(text))
+    assert after_every_source("Who won the 2020 cup final?", [mentions])  # 2020 > 2012 + 5
+    assert not after_every_source("Where are the 2012 Olympics?", [mentions])  # mentioned
+    assert not after_every_source("Who won the 2016 cup final?", [mentions])  # within 5

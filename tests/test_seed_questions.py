@@ -73,6 +73,14 @@ def test_off_topic_questions_abstain(seeded: NewsService, question: str) -> None
     assert answer.citations == []
 
 
+def test_a_year_the_article_cannot_know_of_is_declined(seeded: NewsService) -> None:
+    # the seed article (2023) tells of this meeting; of one in 2031 it cannot
+    asked = "Did China refuse a meeting with Lloyd Austin at the {} Shangri-La Dialogue?"
+    assert not seeded.ask(asked.format(2023)).abstained
+    later = seeded.ask(asked.format(2031))
+    assert later.abstained and later.answer == ABSTAIN_TEXT
+
+
 def test_the_answer_is_not_just_the_top_chunk(seeded: NewsService) -> None:
     answer = seeded.ask("When were the sanctions on Li imposed?")
     assert answer.passages
