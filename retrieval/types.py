@@ -9,6 +9,7 @@ answerer composes) → Answer (what a front end renders).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -30,7 +31,9 @@ __all__ = [
     "KnowledgeBaseCheck",
     "Passage",
     "PollReport",
+    "Published",
     "Question",
+    "Reorder",
     "ServerSettings",
     "SourcesDiffer",
     "StoredArticle",
@@ -437,3 +440,10 @@ class Answer:
             "disagreement": asdict(self.disagreement) if self.disagreement else None,
             "notice": self.notice,  # a caveat: partly answered, or a fallback's reason
         }
+
+
+# The publication dates (ISO, or None) of the articles of these chunks, by chunk id.
+Published = Callable[[Sequence[str]], dict[str, str | None]]
+# A change of order to the retriever's fused ranking, [(chunk_id, score)] best first, made
+# before any passage is read; it may look up the dates of the chunks it weighs (a read).
+Reorder = Callable[[list[tuple[str, float]], Published], list[tuple[str, float]]]

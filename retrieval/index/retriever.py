@@ -22,7 +22,7 @@ from retrieval.index.store import ArticleStore
 from retrieval.index.vector_cache import VectorCache
 from retrieval.text.same_fact import Fact, adds_nothing, facts_of
 from retrieval.text.terms import same_text_key
-from retrieval.types import Passage
+from retrieval.types import Passage, Reorder
 
 __all__ = ["HybridRetriever", "as_document", "reciprocal_rank_fusion"]
 
@@ -65,7 +65,11 @@ class HybridRetriever(BaseRetriever):
     k: int = 4
     candidates: int = 30
 
-    def search(self, question: str, kb: str, k: int) -> list[Passage]:
+    def search(
+        self, question: str, kb: str, k: int, reorder: Reorder | None = None
+    ) -> list[Passage]:
+        """The k best passages; `reorder` (news/step.py's recency prior) may change the
+        fused ranking's order first, reading the dates of the chunks it weighs."""
         depth = max(self.candidates, 3 * k)
         vector = self.vectors.encode([question])[0].tolist()
         dense = self.store.dense_ranking(kb, vector, depth)
@@ -73,6 +77,8 @@ class HybridRetriever(BaseRetriever):
         fused = reciprocal_rank_fusion(
             [[c for c, _ in dense], [c for c, _ in lexical]], [1.0, LEXICAL_WEIGHT]
         )
+        if reorder is not None:
+            fused = reorder(fused, lambda chunk_ids: self.store.published_dates(kb, chunk_ids))
         # Passages are read only for the fused ranking's head, 3k at a time (repeats of one
         # story count once, so k passages may take more than k ids).
         story = _Stories()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from retrieval.answer.extractive import cite, looks_like_heading, question_kind
@@ -20,7 +20,16 @@ from retrieval.news.disagreement import Disagreement, find_disagreement
 from retrieval.news.outlets import with_other_outlets
 from retrieval.news.timeframe import TimeFrame, recency_note, timeline_subject
 from retrieval.text.dates import date_notes, event_date, human_date, parse_iso
-from retrieval.types import Answer, Citation, Draft, Passage, SourcesDiffer, TimelineEntry
+from retrieval.types import (
+    Answer,
+    Citation,
+    Draft,
+    Passage,
+    Published,
+    Reorder,
+    SourcesDiffer,
+    TimelineEntry,
+)
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
@@ -33,6 +42,7 @@ __all__ = [
     "NewsStep",
     "Retriever",
     "annotate",
+    "recent_first",
     "sources_differ_draft",
     "timeline_draft",
 ]
@@ -42,6 +52,14 @@ TIMELINE_PASSAGES = 10
 TIMELINE_EVENTS = 6
 # "Latest" prefers newer sources among those whose best sentence scores this close to the best.
 NEAR_BEST = 0.8
+# The recency prior of a question with no time words, asked on a known day: among the first
+# RECENT_HEAD fused candidates, those whose article is dated in the RECENT_DAYS up to and
+# including the day asked have their fused score multiplied by RECENT_BOOST. Measured on the
+# RealTime QA sets (`newsbot eval`, their ids give the day asked): docs/notes/issue13-analysis.md,
+# section 7.
+RECENT_DAYS = 7
+RECENT_BOOST = 1.5
+RECENT_HEAD = 12
 
 
 def timeline_draft(
@@ -112,6 +130,32 @@ def sources_differ_draft(conflict: Disagreement, evidence: list[Evidence]) -> Dr
     )
 
 
+def recent_first(frame: TimeFrame) -> Reorder | None:
+    """The recency prior: for a question asked on a known day that names no time, the
+    retriever's first candidates dated in the week up to that day rise (their fused score
+    × RECENT_BOOST), so this week's report of a story comes before last year's. None when
+    the day is unknown or the question's own time words decide (`NewsStep.retrieve`).
+    Only candidates already near the top move: a recent article must still be relevant."""
+    today = frame.today
+    if today is None or frame.names_time:
+        return None
+    start = today - timedelta(days=RECENT_DAYS - 1)
+
+    def reorder(fused: list[tuple[str, float]], published: Published) -> list[tuple[str, float]]:
+        head = fused[:RECENT_HEAD]
+        dates = published([chunk_id for chunk_id, _ in head])
+
+        def weighed(chunk_id: str, score: float) -> float:
+            day = parse_iso(dates.get(chunk_id))
+            return score * RECENT_BOOST if day is not None and start <= day <= today else score
+
+        # (a stable sort: candidates of equal score keep their order)
+        head = sorted(((c, weighed(c, s)) for c, s in head), key=lambda p: p[1], reverse=True)
+        return head + fused[RECENT_HEAD:]
+
+    return reorder
+
+
 def annotate(answer: Answer, frame: TimeFrame) -> Answer:
     """Dates beside every quote, the other outlets that carry each cited fact, and a note on
     how current the answer is."""
@@ -162,7 +206,8 @@ class NewsStep:
     ) -> tuple[list[Passage], TimeFrame]:
         """The passages for a question in its time frame. A window keeps the sources inside
         it when there are any among the relevant candidates (and says so when there are
-        none); "latest" keeps the newest of them. Without a frame nothing changes."""
+        none); "latest" keeps the newest of them. A question that names no time, asked on a
+        known day, gets the recency prior (`recent_first`)."""
         if frame.after and frame.start is None:
             anchor = self.date_of(frame.after, kb)
             if anchor is not None:
@@ -170,7 +215,7 @@ class NewsStep:
         if frame.timeline:
             question, k = timeline_subject(question), max(k, TIMELINE_PASSAGES)
         if not frame.windowed and not frame.wants_current:
-            return self.retriever.search(question, kb, k), frame
+            return self.retriever.search(question, kb, k, recent_first(frame)), frame
         candidates = self.retriever.search(question, kb, max(3 * k, 12))
         if frame.windowed:
             inside = [p for p in candidates if frame.contains(p.published_at)]
@@ -230,7 +275,9 @@ class NewsStep:
 class Retriever(Protocol):
     """What the answer pipeline needs of retrieval (`retrieval.index.retriever`)."""
 
-    def search(self, question: str, kb: str, k: int) -> list[Passage]: ...
+    def search(
+        self, question: str, kb: str, k: int, reorder: Reorder | None = None
+    ) -> list[Passage]: ...
 
 
 class Answerer(Protocol):

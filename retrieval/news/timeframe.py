@@ -61,6 +61,12 @@ class TimeFrame:
     def windowed(self) -> bool:
         return self.start is not None or self.end is not None
 
+    @property
+    def names_time(self) -> bool:
+        """The question's words ask something of time: a window, "latest", a timeline, or
+        "since" an event."""
+        return self.windowed or self.wants_current or self.timeline or self.after is not None
+
     def contains(self, published_at: str | None) -> bool:
         day = parse_iso(published_at)
         if day is None:

@@ -1,0 +1,119 @@
+"""The recency prior: a question with no time words, asked on a known day, prefers the
+articles of the week up to that day among its first candidates (news/step.py `recent_first`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import date
+from pathlib import Path
+
+import pytest
+from fakes import FakeEmbeddings
+
+from retrieval.build import build_service
+from retrieval.config import Settings
+from retrieval.ingest.articles import make_article
+from retrieval.news.step import RECENT_HEAD, recent_first
+from retrieval.news.timeframe import read_question
+from retrieval.service import NewsService
+from retrieval.types import Published
+
+ASKED = date(2024, 10, 4)
+QUESTION = "How old did Jimmy Carter turn on his birthday?"
+
+# The 2020 report shares more of the question's words: without the prior it comes first.
+OLD = make_article(
+    id="carter-2020",
+    title="Jimmy Carter turns 96 on his birthday",
+    text="Former President Jimmy Carter turned 96 on his birthday, an old milestone for Carter.",
+    published_at="2020-10-01",
+)
+NEW = make_article(
+    id="carter-2024",
+    title="Carter at 100",
+    text="Jimmy Carter became the first former president to reach 100.",
+    published_at="2024-10-01",
+)
+
+
+@pytest.fixture
+def carter(tmp_path: Path) -> Iterator[NewsService]:
+    """The two reports in a store on the fake embedder; the day of asking comes from each
+    question (the clock knows none)."""
+    service = build_service(
+        Settings(data_dir=tmp_path / "store"), embeddings=FakeEmbeddings(), clock=lambda: None
+    )
+    service.add_many([OLD, NEW])
+    yield service
+    service.close()
+
+
+def _dated(days: dict[str, str]) -> tuple[list[list[str]], Published]:
+    """A `published` lookup over fixed dates that records what it was asked."""
+    asked: list[list[str]] = []
+
+    def published(chunk_ids: Sequence[str]) -> dict[str, str | None]:
+        asked.append(list(chunk_ids))
+        return {c: days.get(c) for c in chunk_ids}
+
+    return asked, published
+
+
+def test_this_weeks_article_comes_before_an_older_one(carter: NewsService) -> None:
+    undated = carter.ask(QUESTION)
+    assert undated.passages[0].article_id == "carter-2020"
+    asked = carter.ask(QUESTION, today=ASKED)
+    assert [p.article_id for p in asked.passages] == ["carter-2024", "carter-2020"]
+
+
+def test_nothing_moves_without_the_day_asked(carter: NewsService) -> None:
+    assert recent_first(read_question(QUESTION, None)) is None
+    answer = carter.ask(QUESTION)
+    assert [p.chunk_id for p in answer.passages] == [p.chunk_id for p in carter.retrieve(QUESTION)]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the latest on Jimmy Carter?",
+        "How old did Jimmy Carter turn last week?",
+        "What did Jimmy Carter do in October?",
+        "How did the Jimmy Carter story develop?",
+        "What has Jimmy Carter done since the election?",
+    ],
+)
+def test_nothing_moves_when_the_question_names_a_time(question: str) -> None:
+    assert recent_first(read_question(question, ASKED)) is None
+
+
+def test_only_the_first_candidates_are_weighed() -> None:
+    fused = [(f"c{n}", 1.0 - n / 100) for n in range(RECENT_HEAD + 3)]
+    last = fused[-1][0]  # this week's, but too far down to be relevant enough
+    asked, published = _dated({"c3": "2024-10-02", last: "2024-10-03"})
+    reorder = recent_first(read_question(QUESTION, ASKED))
+    assert reorder is not None
+    ranked = reorder(fused, published)
+    assert asked == [[c for c, _ in fused[:RECENT_HEAD]]]  # one look-up, of the head only
+    assert [c for c, _ in ranked] == ["c3", "c0", "c1", "c2", *[c for c, _ in fused[4:]]]
+    assert ranked[-1] == fused[-1]
+
+
+@pytest.mark.parametrize(
+    ("published_at", "boosted"),
+    [
+        ("2024-10-04", True),  # the day asked
+        ("2024-09-28", True),  # the 7th day up to it
+        ("2024-09-27", False),  # a week and a day before
+        ("2024-10-05", False),  # after the day asked: not news on that day
+        (None, False),
+    ],
+)
+def test_the_window_is_the_week_up_to_the_day_asked(
+    published_at: str | None, boosted: bool
+) -> None:
+    fused = [("first", 0.20), ("dated", 0.15)]
+    _, published = _dated({"dated": published_at} if published_at else {})
+    reorder = recent_first(read_question(QUESTION, ASKED))
+    assert reorder is not None
+    ranked = reorder(fused, published)
+    assert [c for c, _ in ranked] == (["dated", "first"] if boosted else ["first", "dated"])
