@@ -69,7 +69,8 @@ class HybridRetriever(BaseRetriever):
         self, question: str, kb: str, k: int, reorder: Reorder | None = None
     ) -> list[Passage]:
         """The k best passages; `reorder` (news/step.py's recency prior) may change the
-        fused ranking's order first, reading the dates of the chunks it weighs."""
+        fused ranking first, reading the dates of the chunks it weighs (the scores it gives
+        are the passages' `score`)."""
         depth = max(self.candidates, 3 * k)
         vector = self.vectors.encode([question])[0].tolist()
         dense = self.store.dense_ranking(kb, vector, depth)

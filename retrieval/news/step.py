@@ -55,8 +55,9 @@ NEAR_BEST = 0.8
 # The recency prior of a question with no time words, asked on a known day: among the first
 # RECENT_HEAD fused candidates, those whose article is dated in the RECENT_DAYS up to and
 # including the day asked have their fused score multiplied by RECENT_BOOST. Measured on the
-# RealTime QA sets (`newsbot eval`, their ids give the day asked): docs/notes/issue13-analysis.md,
-# section 7.
+# RealTime QA sets, whose ids give the day asked (docs/notes/issue13-analysis.md, section 7):
+# answer accuracy on rtqa_2025_2026 0.686 → 0.694 and on rtqa_2024_full 0.290 → 0.312 with
+# the prior, no right answer lost on full pages; RGB, seed + BBC carry no dates.
 RECENT_DAYS = 7
 RECENT_BOOST = 1.5
 RECENT_HEAD = 12
