@@ -2,7 +2,7 @@
 
     1. condense   a follow-up ("and why?") becomes a question that stands alone
     2. retrieve   the passages for it, within the time frame its words ask for ("last week");
-                  with no time words, the week's news first (news/step.py, `recent_first`)
+                  with no time words, recent news first (news/step.py, `recent_first`)
     3. answer     the answerer drafts from them; a timeline for "how did X develop?", both
                   sides when the sources differ (news/step.py)
     4. annotate   dates beside quotes, a note on how current the answer is, timings

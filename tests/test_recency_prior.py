@@ -1,5 +1,5 @@
 """The recency prior: a question with no time words, asked on a known day, prefers the
-articles of the week up to that day among its first candidates (news/step.py `recent_first`)."""
+articles of the 60 days up to that day among its first candidates (news/step.py `recent_first`)."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def _dated(days: dict[str, str]) -> tuple[list[list[str]], Published]:
     return asked, published
 
 
-def test_this_weeks_article_comes_before_an_older_one(carter: NewsService) -> None:
+def test_a_recent_article_comes_before_an_older_one(carter: NewsService) -> None:
     undated = carter.ask(QUESTION)
     assert undated.passages[0].article_id == "carter-2020"
     asked = carter.ask(QUESTION, today=ASKED)
@@ -102,13 +102,13 @@ def test_only_the_first_candidates_are_weighed() -> None:
     ("published_at", "boosted"),
     [
         ("2024-10-04", True),  # the day asked
-        ("2024-09-28", True),  # the 7th day up to it
-        ("2024-09-27", False),  # a week and a day before
+        ("2024-08-06", True),  # the 60th day up to it
+        ("2024-08-05", False),  # the 61st
         ("2024-10-05", False),  # after the day asked: not news on that day
         (None, False),
     ],
 )
-def test_the_window_is_the_week_up_to_the_day_asked(
+def test_the_window_is_the_60_days_up_to_the_day_asked(
     published_at: str | None, boosted: bool
 ) -> None:
     fused = [("first", 0.20), ("dated", 0.15)]

@@ -54,11 +54,14 @@ TIMELINE_EVENTS = 6
 NEAR_BEST = 0.8
 # The recency prior of a question with no time words, asked on a known day: among the first
 # RECENT_HEAD fused candidates, those whose article is dated in the RECENT_DAYS up to and
-# including the day asked have their fused score multiplied by RECENT_BOOST. Measured on the
-# RealTime QA sets, whose ids give the day asked (docs/notes/issue13-analysis.md, section 7):
-# answer accuracy on rtqa_2025_2026 0.686 → 0.694 and on rtqa_2024_full 0.290 → 0.312 with
-# the prior, no right answer lost on full pages; RGB, seed + BBC carry no dates.
-RECENT_DAYS = 7
+# including the day asked have their fused score multiplied by RECENT_BOOST — a recent report
+# over a stale one, not this week's over last month's. Measured on the RealTime QA sets,
+# whose ids give the day asked (docs/notes/issue13-analysis.md, section 9): answer accuracy on
+# rtqa_2024_full 0.290 → 0.312 (+2 / −0), rtqa_2025_2026 0.685 → 0.689 (+13 / −8). A week
+# (the first try) broke the pinned news-aware answer na-15: the week's other story of the same
+# name pushed out the month-old report that answers; 30 days broke three; 90 declined one
+# more answerable full-page question. RGB, seed + BBC carry no dates.
+RECENT_DAYS = 60
 RECENT_BOOST = 1.5
 RECENT_HEAD = 12
 
@@ -133,8 +136,9 @@ def sources_differ_draft(conflict: Disagreement, evidence: list[Evidence]) -> Dr
 
 def recent_first(frame: TimeFrame) -> Reorder | None:
     """The recency prior: for a question asked on a known day that names no time, the
-    retriever's first candidates dated in the week up to that day rise (their fused score
-    × RECENT_BOOST), so this week's report of a story comes before last year's. None when
+    retriever's first candidates dated in the RECENT_DAYS up to that day rise (their fused
+    score × RECENT_BOOST), so this season's report of a story comes before one of years ago
+    ("which storm forced evacuations across Florida?": Helene, not Ian). None when
     the day is unknown or the question's own time words decide (`NewsStep.retrieve`).
     Only candidates already near the top move: a recent article must still be relevant."""
     today = frame.today
