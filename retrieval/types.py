@@ -9,7 +9,7 @@ answerer composes) → Answer (what a front end renders).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -445,5 +445,8 @@ class Answer:
 # The publication dates (ISO, or None) of the articles of these chunks, by chunk id.
 Published = Callable[[Sequence[str]], dict[str, str | None]]
 # A change of order to the retriever's fused ranking, [(chunk_id, score)] best first, made
-# before any passage is read; it may look up the dates of the chunks it weighs (a read).
-Reorder = Callable[[list[tuple[str, float]], Published], list[tuple[str, float]]]
+# before it is cut to k; it may look up the dates of the chunks it weighs, and it is given
+# their cosine similarity to the question (chunks the dense search found, by chunk id).
+Reorder = Callable[
+    [list[tuple[str, float]], Published, Mapping[str, float]], list[tuple[str, float]]
+]

@@ -13,7 +13,7 @@ from fakes import FakeEmbeddings
 from retrieval.build import build_service
 from retrieval.config import Settings
 from retrieval.ingest.articles import make_article
-from retrieval.news.step import RECENT_HEAD, recent_first
+from retrieval.news.step import RECENT_HEAD, RECENT_MARGIN, recent_first
 from retrieval.news.timeframe import read_question
 from retrieval.service import NewsService
 from retrieval.types import Published
@@ -28,10 +28,12 @@ OLD = make_article(
     text="Former President Jimmy Carter turned 96 on his birthday, an old milestone for Carter.",
     published_at="2020-10-01",
 )
+# The 2024 report is about as close in meaning (cosine 0.59 against 0.65 with the fake
+# embeddings: within RECENT_MARGIN), as a report of the same story is.
 NEW = make_article(
     id="carter-2024",
-    title="Carter at 100",
-    text="Jimmy Carter became the first former president to reach 100.",
+    title="Jimmy Carter turns 100 on his birthday",
+    text="Jimmy Carter turned 100 on his birthday.",
     published_at="2024-10-01",
 )
 
@@ -92,7 +94,7 @@ def test_only_the_first_candidates_are_weighed() -> None:
     asked, published = _dated({"c3": "2024-10-02", last: "2024-10-03"})
     reorder = recent_first(read_question(QUESTION, ASKED))
     assert reorder is not None
-    ranked = reorder(fused, published)
+    ranked = reorder(fused, published, dict.fromkeys([c for c, _ in fused], 0.5))
     assert asked == [[c for c, _ in fused[:RECENT_HEAD]]]  # one look-up, of the head only
     assert [c for c, _ in ranked] == ["c3", "c0", "c1", "c2", *[c for c, _ in fused[4:]]]
     assert ranked[-1] == fused[-1]
@@ -115,5 +117,26 @@ def test_the_window_is_the_60_days_up_to_the_day_asked(
     _, published = _dated({"dated": published_at} if published_at else {})
     reorder = recent_first(read_question(QUESTION, ASKED))
     assert reorder is not None
-    ranked = reorder(fused, published)
+    ranked = reorder(fused, published, {"first": 0.5, "dated": 0.5})
     assert [c for c, _ in ranked] == (["dated", "first"] if boosted else ["first", "dated"])
+
+
+@pytest.mark.parametrize(
+    ("closeness", "moves"),
+    [
+        ({"first": 0.6, "dated": 0.6 - RECENT_MARGIN}, True),  # as close, give or take
+        ({"first": 0.6, "dated": 0.6 - 2 * RECENT_MARGIN}, False),  # another subject
+        ({"first": 0.6}, False),  # found by its words only
+    ],
+)
+def test_a_recent_article_rises_only_when_it_is_about_as_close_as_the_closest(
+    closeness: dict[str, float], moves: bool
+) -> None:
+    # (in a small store every article is among the first candidates: a recent one on another
+    # subject must not rise over the report that answers)
+    fused = [("first", 0.20), ("dated", 0.15)]
+    _, published = _dated({"dated": "2024-10-01", "first": "2020-10-01"})
+    reorder = recent_first(read_question(QUESTION, ASKED))
+    assert reorder is not None
+    ranked = reorder(fused, published, closeness)
+    assert [c for c, _ in ranked] == (["dated", "first"] if moves else ["first", "dated"])

@@ -69,7 +69,7 @@ class HybridRetriever(BaseRetriever):
         self, question: str, kb: str, k: int, reorder: Reorder | None = None
     ) -> list[Passage]:
         """The k best passages; `reorder` (news/step.py's recency prior) may change the
-        fused ranking first, reading the dates of the chunks it weighs (the scores it gives
+        fused ranking first, reading the dates of the passages it weighs (the scores it gives
         are the passages' `score`)."""
         depth = max(self.candidates, 3 * k)
         vector = self.vectors.encode([question])[0].tolist()
@@ -78,14 +78,27 @@ class HybridRetriever(BaseRetriever):
         fused = reciprocal_rank_fusion(
             [[c for c, _ in dense], [c for c, _ in lexical]], [1.0, LEXICAL_WEIGHT]
         )
-        if reorder is not None:
-            fused = reorder(fused, lambda chunk_ids: self.store.published_dates(kb, chunk_ids))
+        read: dict[str, Passage] = {}
+
+        def passages(chunk_ids: list[str]) -> dict[str, Passage]:
+            """The passages of `chunk_ids` that exist, each read from the store once."""
+            unread = [chunk_id for chunk_id in chunk_ids if chunk_id not in read]
+            if unread:
+                read.update(self.store.get_passages(kb, unread))
+            return {chunk_id: read[chunk_id] for chunk_id in chunk_ids if chunk_id in read}
+
+        if reorder is not None:  # (its dates come from the passages read next anyway)
+            fused = reorder(
+                fused,
+                lambda chunk_ids: {c: p.published_at for c, p in passages(list(chunk_ids)).items()},
+                dict(dense),
+            )
         # Passages are read only for the fused ranking's head, 3k at a time (repeats of one
         # story count once, so k passages may take more than k ids).
         story = _Stories()
         for offset in range(0, len(fused), 3 * k):
             batch = fused[offset : offset + 3 * k]
-            known = self.store.get_passages(kb, [chunk_id for chunk_id, _ in batch])
+            known = passages([chunk_id for chunk_id, _ in batch])
             for chunk_id, score in batch:
                 passage = known.get(chunk_id)
                 if passage is None:

@@ -955,18 +955,6 @@ class ArticleStore:
             and _optional(meta, "version") == versions[str(meta["article_id"])]
         }
 
-    @_reconnecting
-    def published_dates(self, kb: str, chunk_ids: Sequence[str]) -> dict[str, str | None]:
-        """The publication date of each chunk's article, by chunk id: the chunks' metadata
-        alone (no documents, no check of the stored version), one read."""
-        if not chunk_ids:
-            return {}
-        got = self._collection(kb, "chunks").get(ids=list(chunk_ids), include=["metadatas"])
-        return {
-            str(chunk): _optional(meta, "published_at")
-            for chunk, meta in zip(got["ids"], got["metadatas"], strict=True)
-        }
-
     def _check_lexical(self, kb: str) -> None:
         """Once per knowledge base and process: rebuild the lexical index from Chroma if the
         two disagree (an index file lost or copied, or another process writing to a server)."""

@@ -10,7 +10,7 @@ resolved against its article's publication date, and a note on how current the a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -55,15 +55,19 @@ NEAR_BEST = 0.8
 # The recency prior of a question with no time words, asked on a known day: among the first
 # RECENT_HEAD fused candidates, those whose article is dated in the RECENT_DAYS up to and
 # including the day asked have their fused score multiplied by RECENT_BOOST — a recent report
-# over a stale one, not this week's over last month's. Measured on the RealTime QA sets,
-# whose ids give the day asked (docs/notes/issue13-analysis.md, section 9): answer accuracy on
-# rtqa_2024_full 0.290 → 0.312 (+2 / −0), rtqa_2025_2026 0.685 → 0.689 (+13 / −8). A week
-# (the first try) broke the pinned news-aware answer na-15: the week's other story of the same
-# name pushed out the month-old report that answers; 30 days broke three; 90 declined one
-# more answerable full-page question. RGB, seed + BBC carry no dates.
+# over a stale one, not this week's over last month's — when one of them is about as close in
+# meaning to the question as the closest candidate (cosine within RECENT_MARGIN). Measured on
+# the RealTime QA sets, whose ids give the day asked (docs/notes/issue13-analysis.md, section
+# 9): answer accuracy on rtqa_2024_full 0.290 → 0.312 (+2 / −0), rtqa_2025_2026 0.685 → 0.688
+# (+9 / −6). A week (the first try) broke the pinned news-aware answer na-15: the week's other
+# story of the same name pushed out the month-old report that answers; 30 days broke three; 90
+# declined one more answerable full-page question. Without the closeness condition a recent
+# article on another subject rose over the one report that answers in a two-article store
+# (tests/test_shell_beside.py). RGB, seed + BBC carry no dates.
 RECENT_DAYS = 60
 RECENT_BOOST = 1.5
 RECENT_HEAD = 12
+RECENT_MARGIN = 0.1
 
 
 def timeline_draft(
@@ -140,19 +144,34 @@ def recent_first(frame: TimeFrame) -> Reorder | None:
     score × RECENT_BOOST), so this season's report of a story comes before one of years ago
     ("which storm forced evacuations across Florida?": Helene, not Ian). None when
     the day is unknown or the question's own time words decide (`NewsStep.retrieve`).
-    Only candidates already near the top move: a recent article must still be relevant."""
+    Only candidates already near the top move, and only when one of the recent ones is about
+    as close in meaning to the question as the closest candidate (cosine within
+    RECENT_MARGIN): in a small store every article is among the first candidates, and a
+    recent one on another subject must not rise over the report that answers."""
     today = frame.today
     if today is None or frame.names_time:
         return None
     start = today - timedelta(days=RECENT_DAYS - 1)
 
-    def reorder(fused: list[tuple[str, float]], published: Published) -> list[tuple[str, float]]:
+    def reorder(
+        fused: list[tuple[str, float]], published: Published, closeness: Mapping[str, float]
+    ) -> list[tuple[str, float]]:
         head = fused[:RECENT_HEAD]
         dates = published([chunk_id for chunk_id, _ in head])
+        closest = max((closeness.get(chunk_id, -1.0) for chunk_id, _ in head), default=-1.0)
+
+        def recent(chunk_id: str) -> bool:
+            day = parse_iso(dates.get(chunk_id))
+            return day is not None and start <= day <= today
+
+        if not any(
+            recent(chunk_id) and closeness.get(chunk_id, -1.0) >= closest - RECENT_MARGIN
+            for chunk_id, _ in head
+        ):
+            return fused
 
         def weighed(chunk_id: str, score: float) -> float:
-            day = parse_iso(dates.get(chunk_id))
-            return score * RECENT_BOOST if day is not None and start <= day <= today else score
+            return score * RECENT_BOOST if recent(chunk_id) else score
 
         # (a stable sort: candidates of equal score keep their order)
         head = sorted(((c, weighed(c, s)) for c, s in head), key=lambda p: p[1], reverse=True)
