@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from retrieval.answer.sentence_model import SentenceModel, packaged_model
 from retrieval.index.embeddings import DEFAULT_MODEL
 from retrieval.index.vector_cache import VectorCache
-from retrieval.text.dates import MONTH_ABBREVIATIONS, MONTHS, WEEKDAY_ALTERNATION
+from retrieval.text.dates import MONTH_ABBREVIATIONS, MONTHS, WEEKDAY_ALTERNATION, parse_iso
 from retrieval.text.same_fact import fact_of, repeated
 from retrieval.text.sentences import split_sentences
 from retrieval.text.terms import STOP_WORDS, content_terms, same_text_key, stem, tokens
@@ -275,9 +275,8 @@ def after_every_source(question: str, passages: Sequence[Passage]) -> bool:
         return False
     known: set[int] = set()
     for passage in passages:
-        dated = (passage.published_at or "")[:4]
-        if dated.isdigit():
-            known.add(int(dated))
+        if (published := parse_iso(passage.published_at)) is not None:
+            known.add(published.year)
         known.update(int(year) for year in _KNOWN_YEAR.findall(f"{passage.title} {passage.text}"))
     return bool(known) and asked.isdisjoint(known) and min(asked) > max(known) + YEARS_PAST_SOURCES
 
