@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 
@@ -166,3 +167,68 @@ def test_answers_come_from_the_new_text_only(service: NewsService) -> None:
     assert all(p.text in CORRECTED for p in answer.passages)
     divers = service.ask("Who searched the river through the night?")
     assert "Divers" not in divers.answer
+
+
+def test_articles_are_looked_up_together_as_they_are_one_at_a_time(
+    fake_service: NewsService, monkeypatch: Any
+) -> None:
+    """Ingest looks articles up a batch at a time (a metadata filter scans the collection, as
+    long for one article as for 50): the answers are those of one lookup each."""
+    from chromadb.api.models.Collection import Collection
+
+    store = fake_service.store
+    fake_service.add_many([version(FIRST), version(FIRST + " More.", id="own-1")])
+    other_headline = make_article(text=FIRST, title="Bridge down", url="https://b.example/1")
+    items = [
+        (version(FIRST).id, FIRST),  # stored, by its id
+        (version(CORRECTED).id, CORRECTED),  # stored, another text
+        (other_headline.id, FIRST),  # not stored; its body is
+        ("own-1", "whatever"),  # stored under an id its record gave
+        *((f"new-{n}", f"text {n}") for n in range(50)),  # not stored at all
+    ]
+    reads = []
+    get = Collection.get
+    monkeypatch.setattr(
+        Collection, "get", lambda self, *a, **kw: reads.append(1) or get(self, *a, **kw)
+    )
+
+    together = store.lookup_many("default", items)
+
+    assert len(reads) == 2  # by id, then one filter for all the rest
+    monkeypatch.setattr(Collection, "get", get)
+    assert together == [store.lookup("default", *item) for item in items]
+    assert [found is not None for found, _ in together[:4]] == [True, True, False, True]
+    assert together[2][1] == version(FIRST).id
+    assert together[4:] == [(None, None)] * 50
+
+
+def test_an_ingest_longer_than_a_lookup_batch_sees_its_own_articles(
+    fake_service: NewsService, monkeypatch: Any
+) -> None:
+    """What the ingest stored or queued since its batch was looked up (a repeat, a second
+    text, the same body under another headline) is known as it is in one lookup each."""
+    monkeypatch.setattr("retrieval.ingest.ingester.LOOKUP_BATCH", 2)
+    fake_service.add(make_article(text="Stored before.", title="Old", url="https://o.example"))
+    twin = make_article(text=CORRECTED, title="Another headline", url="https://t.example/2")
+    results = fake_service.add_many(
+        [
+            version(FIRST),
+            make_article(text="Stored before.", title="Old", url="https://o.example"),
+            version(CORRECTED),  # a second text of the first, two batches later
+            twin,  # the body just stored under another headline
+            version(CORRECTED),  # the same text again
+        ]
+    )
+    # (reported as stored: the unchanged ones first)
+    assert sorted((r.title, r.status) for r in results) == [
+        ("Another headline", "unchanged"),
+        ("Harlow Bridge collapses in Marden", "added"),
+        ("Harlow Bridge collapses in Marden", "unchanged"),
+        ("Harlow Bridge collapses in Marden", "updated"),
+        ("Old", "unchanged"),
+    ]
+    [duplicate] = [r for r in results if r.title == "Another headline"]
+    assert duplicate.duplicate_of == version(FIRST).id
+    stored = fake_service.get(version(FIRST).id)
+    assert stored is not None and stored.text == CORRECTED
+    assert len(fake_service.list()) == 2
