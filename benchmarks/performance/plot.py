@@ -1,4 +1,5 @@
-"""How cost grows: ingest time and query latency against the number of chunks, as a PNG."""
+"""How cost grows: ingest time, query latency, and memory and disk against the number of
+chunks, as a PNG."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ def scaling_points(result: dict[str, Any]) -> dict[str, list[float]]:
     growth = result["growth"]
     labels = list(growth)
     served = [step for step in growth.values() if "query_server" in step]
+    measured = [step for step in served if step["query_server"].get("server_peak_rss_mb")]
     chunks = [float(growth[label]["chunks"]) for label in labels]
     store_s = [float(growth[label]["store_write_s"]) for label in labels]
     # Embedding is what ingest spends beyond the store side, at the rate measured for the
@@ -31,6 +33,11 @@ def scaling_points(result: dict[str, Any]) -> dict[str, list[float]]:
         "server_chunks": [float(step["chunks"]) for step in served],
         "server_query_p50_ms": [float(step["query_server"]["p50_ms"]) for step in served],
         "server_query_p95_ms": [float(step["query_server"]["p95_ms"]) for step in served],
+        # the asking process's and the server's peak memory, and the store folder's size
+        "rss_mb": [float(growth[label]["query"]["peak_rss_mb"]) for label in labels],
+        "server_rss_chunks": [float(step["chunks"]) for step in measured],
+        "server_rss_mb": [float(step["query_server"]["server_peak_rss_mb"]) for step in measured],
+        "disk_mb": [float(growth[label]["disk_mb"]) for label in labels],
     }
 
 
@@ -57,7 +64,7 @@ def plot_scaling(result: dict[str, Any], path: Path) -> Path | None:
     except ImportError:
         return None
     points = scaling_points(result)
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110)
+    figure, (left, right, third) = plt.subplots(1, 3, figsize=(16, 4.4), dpi=110)
     left.plot(points["chunks"], points["projected_ingest_s"], "o--", label="ingest (projected)")
     left.plot(points["chunks"], points["store_write_s"], "s-", label="store side only (measured)")
     left.plot(
@@ -94,6 +101,26 @@ def plot_scaling(result: dict[str, Any], path: Path) -> Path | None:
     )
     right.set_ylim(bottom=0)
     right.legend(fontsize=8)
+    third.plot(points["chunks"], points["rss_mb"], "o-", label="query process, peak memory")
+    if points["server_rss_chunks"]:
+        third.plot(
+            points["server_rss_chunks"],
+            points["server_rss_mb"],
+            "o--",
+            label="chroma run, peak memory",
+        )
+    third.plot(points["chunks"], points["disk_mb"], "s-", label="store folder on disk")
+    largest = list(result["growth"])[-1]
+    third.set(
+        xscale="log",
+        yscale="log",
+        xlabel="chunks",
+        ylabel="MB",
+        title=f"Memory and disk: {result.get('rss_mb_per_1k_passages', 0):.1f} and "
+        f"{result.get('disk_mb_per_1k_passages', 0):.1f} MB per 1,000 passages at {largest}",
+    )
+    third.title.set_fontsize(9)
+    third.legend(fontsize=8)
     info = result.get("machine", {})
     figure.suptitle(
         f"newsbot on {info.get('cores')} cores ({info.get('cpu_model')}); load average "
