@@ -4,6 +4,7 @@ the keys issue 16 added."""
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from click.testing import CliRunner
 
 from benchmarks.performance.corpus import ROOT, StoredForm, perturbed_copy, stored_forms
 from benchmarks.performance.growth import GrowingStore, ReplayEmbeddings, stored_sentence_vectors
+from benchmarks.performance.plot import plot_scaling, scaling_points
 from benchmarks.performance.report import render_markdown, render_text
 from benchmarks.performance.runner import folder_mb, footprint, sizes_up_to
 from bot.cli import main
@@ -122,6 +124,30 @@ def test_footprint_served_counts_the_asking_process_and_the_server() -> None:
     figures = footprint({"10k": step})
     assert figures["rss_mb_per_1k_passages"] == pytest.approx(30.0)
     assert figures["rss_mb_per_1k_passages_server"] == pytest.approx(40.0)
+
+
+def test_the_plot_draws_memory_and_disk_at_each_size(tmp_path: Path) -> None:
+    small, large = _step(1_000, 300.0, 19.0), _step(100_000, 700.0, 1_460.0)
+    large["query_server"] = {"p50_ms": 60.0, "p95_ms": 80.0, "peak_rss_mb": 690.0}
+    large["query_server"]["server_peak_rss_mb"] = 345.0
+    small["query_server"] = {"p50_ms": 30.0, "p95_ms": 40.0, "peak_rss_mb": 290.0}
+    small["query_server"]["server_peak_rss_mb"] = None  # (the server's memory not read)
+    result = {
+        "growth": {"1k": small, "100k": large},
+        "ingest_s": 40.0,
+        "ingest_stored_chunks": 1_000,
+        **footprint({"1k": small, "100k": large}),
+    }
+    points = scaling_points(result)
+    assert points["rss_mb"] == [300.0, 700.0]
+    assert points["disk_mb"] == [19.0, 1_460.0]
+    assert (points["server_rss_chunks"], points["server_rss_mb"]) == ([100_000.0], [345.0])
+    # a PNG with matplotlib (`make bench` installs it); without it, None and no file
+    path = tmp_path / "scaling.png"
+    if importlib.util.find_spec("matplotlib") is None:
+        assert plot_scaling(result, path) is None and not path.exists()
+    else:
+        assert plot_scaling(result, path) == path and path.stat().st_size > 10_000
 
 
 def _unit(rng: np.random.Generator, rows: int) -> np.ndarray:
