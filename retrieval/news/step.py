@@ -158,23 +158,20 @@ def recent_first(frame: TimeFrame) -> Reorder | None:
     ) -> list[tuple[str, float]]:
         head = fused[:RECENT_HEAD]
         dates = published([chunk_id for chunk_id, _ in head])
-        closest = max((closeness.get(chunk_id, -1.0) for chunk_id, _ in head), default=-1.0)
-
-        def recent(chunk_id: str) -> bool:
+        recent = set()
+        for chunk_id, _ in head:
             day = parse_iso(dates.get(chunk_id))
-            return day is not None and start <= day <= today
-
-        if not any(
-            recent(chunk_id) and closeness.get(chunk_id, -1.0) >= closest - RECENT_MARGIN
-            for chunk_id, _ in head
-        ):
+            if day is not None and start <= day <= today:
+                recent.add(chunk_id)
+        closest = max((closeness.get(chunk_id, -1.0) for chunk_id, _ in head), default=-1.0)
+        if not any(closeness.get(c, -1.0) >= closest - RECENT_MARGIN for c in recent):
             return fused
-
-        def weighed(chunk_id: str, score: float) -> float:
-            return score * RECENT_BOOST if recent(chunk_id) else score
-
         # (a stable sort: candidates of equal score keep their order)
-        head = sorted(((c, weighed(c, s)) for c, s in head), key=lambda p: p[1], reverse=True)
+        head = sorted(
+            ((c, s * RECENT_BOOST if c in recent else s) for c, s in head),
+            key=lambda pair: pair[1],
+            reverse=True,
+        )
         return head + fused[RECENT_HEAD:]
 
     return reorder
